@@ -1,0 +1,144 @@
+//! Typed configuration: command-line flags, each with an environment variable, each with a
+//! default that makes `cargo run` work on a fresh machine (SQLite under `./data`, port 8005).
+//! A `.env` file is read first, like the original's `dotenv`.
+
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+use clap::Parser;
+
+/// gif-chat: rooms, chats and GIFs, pushed live over Server-Sent Events.
+#[derive(Clone, Parser)]
+#[command(version, about)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+    pub host: IpAddr,
+
+    /// Port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 8005)]
+    pub port: u16,
+
+    /// `postgres://…` for PostgreSQL, `sqlite://…` (the default) for an embedded file.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/gif-chat.db"
+    )]
+    pub database_url: String,
+
+    /// Secret that signs session cookies (at least 32 bytes). When unset, a random one is
+    /// generated at start-up, so sessions do not survive a restart.
+    #[arg(long, env = "COOKIE_SECRET", hide_env_values = true)]
+    pub cookie_secret: Option<String>,
+
+    /// Folder served at `/` (the front-end).
+    #[arg(long, env = "STATIC_DIR", default_value = "static")]
+    pub static_dir: PathBuf,
+
+    /// Longest chat message, in characters after trimming.
+    #[arg(long, env = "MAX_MESSAGE_CHARS", default_value_t = 1000)]
+    pub max_message_chars: usize,
+
+    /// Largest GIF upload, in bytes.
+    #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = 5 * 1024 * 1024)]
+    pub max_upload_bytes: usize,
+
+    /// Largest width or height a GIF may declare, in pixels.
+    #[arg(long, env = "MAX_GIF_DIMENSION", default_value_t = 4096)]
+    pub max_gif_dimension: u16,
+
+    /// Most frames a GIF may have.
+    #[arg(long, env = "MAX_GIF_FRAMES", default_value_t = 2000)]
+    pub max_gif_frames: usize,
+
+    /// Highest `max` (capacity) a room may ask for.
+    #[arg(long, env = "MAX_ROOM_CAPACITY", default_value_t = 100)]
+    pub max_room_capacity: u32,
+
+    /// How long a seat outlives its user's last open stream (or last join or post), so that a
+    /// page reload neither announces a leave nor deletes the room.
+    #[arg(long, env = "PRESENCE_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub presence_grace: Duration,
+
+    /// How long a seat held by an open stream stays valid without being renewed. Streams renew
+    /// theirs every third of this, so a process that dies without saying goodbye loses its
+    /// seats within this time.
+    #[arg(long, env = "PRESENCE_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub presence_lease: Duration,
+
+    /// How often expired seats are looked for (leave messages, empty-room deletion).
+    #[arg(long, env = "REAP_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub reap_interval: Duration,
+
+    /// Interval of the `: keep-alive` comments on event streams.
+    #[arg(long, env = "KEEP_ALIVE", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub keep_alive: Duration,
+
+    /// Events a room's broadcast channel buffers before a slow subscriber lags and has to
+    /// catch up from storage.
+    #[arg(long, env = "ROOM_CHANNEL_CAPACITY", default_value_t = 256)]
+    pub room_channel_capacity: usize,
+}
+
+impl Config {
+    /// Defaults as if no flag or variable were given; tests start from this.
+    pub fn defaults() -> Self {
+        Self::parse_from(["gif-chat"])
+    }
+
+    /// Whether the database URL names PostgreSQL (otherwise SQLite).
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://")
+    }
+}
+
+impl std::fmt::Debug for Config {
+    // Hand-written so the cookie secret and database password never reach a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database_url", &redact_url(&self.database_url))
+            .field(
+                "cookie_secret",
+                &self.cookie_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("static_dir", &self.static_dir)
+            .field("max_message_chars", &self.max_message_chars)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("max_room_capacity", &self.max_room_capacity)
+            .field("presence_grace", &self.presence_grace)
+            .field("presence_lease", &self.presence_lease)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_hides_only_the_password() {
+        assert_eq!(
+            redact_url("postgres://u:pw@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}

@@ -1,0 +1,108 @@
+//! Messages: everything that takes a place in a room's sequence.
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{trimmed_within, GifId, Invalid, RoomId, User};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    Chat,
+    Gif,
+    System,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Chat => "chat",
+            Self::Gif => "gif",
+            Self::System => "system",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "chat" => Some(Self::Chat),
+            "gif" => Some(Self::Gif),
+            "system" => Some(Self::System),
+            _ => None,
+        }
+    }
+}
+
+/// A stored message. `id` is the room's own sequence number: strictly increasing, no gaps,
+/// and the SSE event id, so a reconnecting client can say exactly where it stopped.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Message {
+    pub id: i64,
+    pub room: RoomId,
+    pub kind: MessageKind,
+    pub user: User,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gif_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gif_width: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gif_height: Option<u16>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Chat text: 1 to `max_chars` characters after trimming.
+#[derive(Clone, Debug)]
+pub struct MessageText(String);
+
+impl MessageText {
+    pub fn parse(raw: &str, max_chars: usize) -> Result<Self, Invalid> {
+        trimmed_within(raw, 1, max_chars).map(Self).ok_or_else(|| {
+            Invalid::new(
+                "invalid_text",
+                format!("text must be 1 to {max_chars} characters"),
+            )
+        })
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A GIF that passed validation, ready to store.
+#[derive(Clone, Debug)]
+pub struct StoredGif {
+    pub id: GifId,
+    pub bytes: Bytes,
+    pub width: u16,
+    pub height: u16,
+    pub frames: u32,
+}
+
+/// What a message says, by kind.
+#[derive(Clone, Debug)]
+pub enum NewMessageBody {
+    Chat(MessageText),
+    Gif(StoredGif),
+    System(String),
+}
+
+/// A message on its way into storage, where it gets its sequence number.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub room: RoomId,
+    pub author: User,
+    pub body: NewMessageBody,
+}
+
+impl NewMessage {
+    pub fn kind(&self) -> MessageKind {
+        match self.body {
+            NewMessageBody::Chat(_) => MessageKind::Chat,
+            NewMessageBody::Gif(_) => MessageKind::Gif,
+            NewMessageBody::System(_) => MessageKind::System,
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The one error type of the HTTP layer. Every failure a client can see is an [`ApiError`],
+//! written as `{"error": "<machine code>", "message": "<human sentence>"}`.
+//!
+//! | status | codes |
+//! |--------|-------|
+//! | 400 | `invalid_json`, `invalid_query`, `invalid_last_event_id` |
+//! | 403 | `not_a_member`, `wrong_password`, `not_owner`, `cross_origin` |
+//! | 404 | `room_not_found`, `not_found` |
+//! | 409 | `room_full` |
+//! | 413 | `payload_too_large` |
+//! | 415 | `unsupported_media_type`, `not_a_gif` |
+//! | 422 | `invalid_body`, `invalid_title`, `invalid_max`, `invalid_password`, `invalid_name`, `invalid_text`, `invalid_gif`, `missing_file` |
+//! | 503 | `unavailable` (with `Retry-After`) |
+//! | 500 | `internal` (the cause is logged, never shown) |
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{rejection::JsonRejection, FromRequest, Request},
+    http::{header, HeaderValue, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Serialize;
+
+use crate::{domain::Invalid, storage::StorageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{message}")]
+    UnsupportedMediaType { code: &'static str, message: String },
+    #[error("{}", .0.message)]
+    Invalid(Invalid),
+    #[error("the database is unavailable")]
+    Unavailable,
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn room_not_found() -> Self {
+        Self::NotFound {
+            code: "room_not_found",
+            message: "there is no such room".into(),
+        }
+    }
+
+    pub fn not_a_member() -> Self {
+        Self::Forbidden {
+            code: "not_a_member",
+            message: "join the room first (POST /api/rooms/{id}/join)".into(),
+        }
+    }
+
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. }
+            | Self::Forbidden { code, .. }
+            | Self::NotFound { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::UnsupportedMediaType { code, .. } => code,
+            Self::TooLarge(_) => "payload_too_large",
+            Self::Invalid(invalid) => invalid.code,
+            Self::Unavailable => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: &'a str,
+    message: String,
+}
+
+/// The cause of a 500, handed to [`log_internal_errors`] so it is logged once, in the request
+/// span, while the client only sees "internal error".
+#[derive(Clone)]
+pub struct InternalCause(pub Arc<anyhow::Error>);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Envelope {
+            error: self.code(),
+            message: self.to_string(),
+        };
+        let mut response = (self.status_code(), Json(body)).into_response();
+        match self {
+            Self::Unavailable => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            }
+            Self::Internal(cause) => {
+                response
+                    .extensions_mut()
+                    .insert(InternalCause(Arc::new(cause)));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// Middleware: logs the cause of every 500 inside the request's span.
+pub async fn log_internal_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
+        tracing::error!(error = ?cause, "request failed");
+    }
+    response
+}
+
+impl From<Invalid> for ApiError {
+    fn from(invalid: Invalid) -> Self {
+        Self::Invalid(invalid)
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            // Handlers look rooms up before anything else, so a missing row is a missing room.
+            StorageError::NotFound => Self::room_not_found(),
+            StorageError::Unavailable(_) => Self::Unavailable,
+            StorageError::Other(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+/// `Json<T>` whose rejections use our envelope instead of axum's plain text.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType {
+            code: "unsupported_media_type",
+            message: "send the body as JSON with Content-Type: application/json".into(),
+        },
+        JsonRejection::JsonSyntaxError(err) => ApiError::BadRequest {
+            code: "invalid_json",
+            message: format!("the body is not valid JSON: {}", err.body_text()),
+        },
+        JsonRejection::JsonDataError(err) => {
+            ApiError::Invalid(Invalid::new("invalid_body", err.body_text()))
+        }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::TooLarge("the request body is too large".into())
+        }
+        other => ApiError::BadRequest {
+            code: "invalid_json",
+            message: other.body_text(),
+        },
+    }
+}
+
+/// `Query<T>` with our envelope (400 `invalid_query`).
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(|rejection| ApiError::BadRequest {
+                code: "invalid_query",
+                message: rejection.body_text(),
+            })
+    }
+}

@@ -1,0 +1,150 @@
+//! gif-chat: rooms, chats and GIFs over REST, pushed live over Server-Sent Events.
+//!
+//! Layout:
+//! - `domain`: ids, users, rooms, messages and the validated input types;
+//! - `storage`: the [`storage::Store`] boundary with PostgreSQL and SQLite behind it;
+//! - `realtime`: the hub (fan-out), feeds (replay + live, gap-free), presence, SSE;
+//! - one folder per feature with its `router()`: `identity`, `rooms`, `chat`, `uploads`, plus
+//!   `streams` (the event-stream endpoints) and `meta` (health, OpenAPI);
+//! - `web`: cross-cutting HTTP policy; `error`: the one error type.
+//!
+//! [`Application::build`] is what `main` and the integration tests both call.
+
+pub mod chat;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod identity;
+mod meta;
+pub mod realtime;
+pub mod rooms;
+pub mod state;
+pub mod storage;
+mod streams;
+pub mod telemetry;
+pub mod uploads;
+mod web;
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use axum::{
+    extract::DefaultBodyLimit,
+    middleware,
+    routing::{any, get},
+    Router,
+};
+use tokio::{net::TcpListener, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+use tower_http::services::{ServeDir, ServeFile};
+
+pub use config::Config;
+pub use meta::OPENAPI_YAML;
+
+use crate::{
+    identity::SessionKey,
+    realtime::{Hub, Presence},
+    state::AppState,
+};
+
+/// Largest JSON body; a chat of 1,000 four-byte characters is 4 KB.
+const JSON_BODY_LIMIT: usize = 64 * 1024;
+
+pub struct Application {
+    state: AppState,
+    router: Router,
+    tasks: JoinSet<()>,
+}
+
+impl Application {
+    /// Connects to the database (applying migrations), and wires the app together.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = storage::connect(&config.database_url)
+            .await
+            .with_context(|| format!("opening {}", config::redact_url(&config.database_url)))?;
+        let session_key = match &config.cookie_secret {
+            Some(secret) if secret.len() >= 32 => SessionKey::new(secret.as_bytes()),
+            Some(_) => anyhow::bail!("COOKIE_SECRET must be at least 32 bytes long"),
+            None => {
+                tracing::warn!("COOKIE_SECRET is not set: using a random one, so sessions end when the server restarts");
+                SessionKey::random()
+            }
+        };
+        let state = AppState {
+            hub: Hub::new(config.room_channel_capacity),
+            presence: Presence::new(store.clone(), config.presence_grace),
+            config: Arc::new(config),
+            store,
+            session_key,
+            shutdown: CancellationToken::new(),
+        };
+        let mut tasks = JoinSet::new();
+        realtime::spawn_background_tasks(&state, &mut tasks);
+        Ok(Self {
+            router: router(state.clone()),
+            state,
+            tasks,
+        })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then ends every open stream, waits for in-flight
+    /// requests and stops the background tasks.
+    pub async fn serve(
+        mut self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let token = self.state.shutdown.clone();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing streams and finishing requests");
+            token.cancel();
+        };
+        axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal)
+        .await?;
+        self.state.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        Ok(())
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let static_dir = &state.config.static_dir;
+    let api = Router::new()
+        .merge(identity::router())
+        .merge(rooms::router())
+        .merge(chat::router())
+        .merge(uploads::router(state.config.max_upload_bytes))
+        .merge(streams::router())
+        .merge(meta::router())
+        .route("/api/{*rest}", any(web::api_not_found))
+        .method_not_allowed_fallback(web::method_not_allowed);
+    let pages = Router::new()
+        .route_service("/rooms/{id}", ServeFile::new(static_dir.join("room.html")))
+        .fallback_service(ServeDir::new(static_dir));
+    let app = api
+        .merge(pages)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            identity::identify,
+        ))
+        .layer(middleware::from_fn(web::reject_cross_site_writes))
+        .layer(middleware::from_fn(error::log_internal_errors))
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
+    web::with_security_headers(app)
+        .layer(telemetry::trace_layer())
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::response::Redirect::permanent("/favicon.svg") }),
+        )
+        .with_state(state)
+}

@@ -1,0 +1,45 @@
+//! Reads the configuration, starts logging, builds the app and serves it until Ctrl-C or
+//! SIGTERM. Everything else lives in the library, where the tests can reach it.
+
+use clap::Parser;
+use gif_chat::{Application, Config};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // A missing .env is fine; a broken one is worth knowing about.
+    if let Err(err) = dotenvy::dotenv() {
+        if !err.not_found() {
+            eprintln!("ignoring .env: {err}");
+        }
+    }
+    gif_chat::telemetry::init();
+    let config = Config::parse();
+    tracing::info!(?config, "starting");
+    let address = std::net::SocketAddr::new(config.host, config.port);
+    let app = Application::build(config).await?;
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    app.serve(listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,36 @@
+//! Endpoints about the service itself: liveness, readiness, and its OpenAPI document.
+
+use axum::{
+    extract::State,
+    http::{header, StatusCode},
+    response::IntoResponse,
+    routing::get,
+    Json, Router,
+};
+use serde_json::json;
+
+use crate::{error::ApiError, state::AppState};
+
+/// The document is compiled in, so the served contract always matches the running binary.
+pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(json!({ "status": "ok" })) }),
+        )
+        .route("/readyz", get(readyz))
+        .route(
+            "/openapi.yaml",
+            get(|| async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI_YAML) }),
+        )
+}
+
+async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    state.store.ping().await.map_err(|err| {
+        tracing::warn!(error = %err, "readiness check failed");
+        ApiError::Unavailable
+    })?;
+    Ok((StatusCode::OK, Json(json!({ "status": "ready" }))))
+}

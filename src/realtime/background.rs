@@ -1,0 +1,63 @@
+//! Two periodic jobs. The heartbeat renews the seats of users with a stream open here; the
+//! reaper removes seats whose lease ran out (on any instance), publishing the "left" messages,
+//! member counts and deletions that follow. Both stop at shutdown.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::task::JoinSet;
+
+use crate::state::AppState;
+
+pub fn spawn_background_tasks(state: &AppState, tasks: &mut JoinSet<()>) {
+    let config = &state.config;
+    // Renew well before a seat could lapse, and more often than the grace period, so that a
+    // release racing a reconnect is corrected before the reaper could act on it.
+    let heartbeat = (config.presence_lease / 3)
+        .min(config.presence_grace / 2)
+        .max(Duration::from_millis(100));
+    tasks.spawn(every(heartbeat, state.clone(), renew_seats));
+    tasks.spawn(every(config.reap_interval, state.clone(), reap_seats));
+}
+
+async fn every<F, Fut>(period: Duration, state: AppState, job: F)
+where
+    F: Fn(AppState) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            _ = ticks.tick() => job(state.clone()).await,
+        }
+    }
+}
+
+async fn renew_seats(state: AppState) {
+    let held = state.presence.held();
+    let until = Utc::now() + state.config.presence_lease;
+    if let Err(err) = state.store.extend_seats(&held, until).await {
+        tracing::warn!(error = %err, seats = held.len(), "could not renew seats");
+    }
+}
+
+async fn reap_seats(state: AppState) {
+    let departures = match state.store.expire_seats(Utc::now()).await {
+        Ok(departures) => departures,
+        Err(err) => return tracing::warn!(error = %err, "could not expire seats"),
+    };
+    for departure in departures {
+        for message in &departure.left {
+            state.hub.publish_message(message);
+        }
+        match departure.room {
+            Some(room) => state.hub.publish_room_updated(&room),
+            None => {
+                tracing::info!(room.id = %departure.room_id, "deleted empty room");
+                state.hub.publish_room_deleted(departure.room_id);
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! A frame is one event serialised once, at publish time, and shared by reference with every
+//! subscriber: fan-out costs a refcount per subscriber, not a `serde_json` call.
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::domain::{Message, Room, RoomId};
+
+#[derive(Debug)]
+pub struct Frame {
+    /// SSE `event:` name (`chat`, `gif`, `system`, `room-created`, …).
+    pub event: &'static str,
+    /// The room sequence number for messages; `None` for events outside the sequence.
+    pub id: Option<i64>,
+    /// The JSON payload.
+    pub data: Bytes,
+    /// The whole SSE block: `event:`, `id:`, `data:` lines and the blank line.
+    pub sse: Bytes,
+}
+
+impl Frame {
+    pub fn new(event: &'static str, id: Option<i64>, data: &impl Serialize) -> Self {
+        let data = serde_json::to_vec(data).expect("event payloads serialise");
+        let mut sse = Vec::with_capacity(data.len() + 48);
+        sse.extend_from_slice(b"event: ");
+        sse.extend_from_slice(event.as_bytes());
+        if let Some(id) = id {
+            sse.extend_from_slice(format!("\nid: {id}").as_bytes());
+        }
+        // serde_json never writes a raw newline, so the payload is always one `data:` line.
+        sse.extend_from_slice(b"\ndata: ");
+        sse.extend_from_slice(&data);
+        sse.extend_from_slice(b"\n\n");
+        Self {
+            event,
+            id,
+            data: data.into(),
+            sse: sse.into(),
+        }
+    }
+
+    pub fn message(message: &Message) -> Self {
+        Self::new(message.kind.as_str(), Some(message.id), message)
+    }
+
+    pub fn room_deleted(id: RoomId) -> Self {
+        Self::new("room-deleted", None, &serde_json::json!({ "id": id }))
+    }
+
+    pub fn room_created(room: &Room) -> Self {
+        Self::new("room-created", None, room)
+    }
+
+    pub fn room_updated(room: &Room) -> Self {
+        Self::new("room-updated", None, room)
+    }
+
+    pub fn rooms(rooms: &[Room]) -> Self {
+        Self::new("rooms", None, &serde_json::json!({ "rooms": rooms }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_block_has_event_id_and_one_data_line() {
+        let frame = Frame::new("chat", Some(7), &serde_json::json!({"text": "a\nb"}));
+        assert_eq!(
+            &frame.sse[..],
+            b"event: chat\nid: 7\ndata: {\"text\":\"a\\nb\"}\n\n"
+        );
+    }
+}

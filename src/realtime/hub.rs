@@ -1,0 +1,98 @@
+//! In-process fan-out: one bounded broadcast channel per room with subscribers, and one for
+//! the lobby. Publishing never waits for a subscriber; one that falls behind gets `Lagged`
+//! and its feed catches up from storage (see `feed.rs`), so nobody slows anybody else down.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use tokio::sync::broadcast;
+
+use super::Frame;
+use crate::domain::{Message, Room, RoomId};
+
+#[derive(Clone, Debug)]
+pub enum RoomEvent {
+    /// A stored message, in the room's sequence.
+    Message(Arc<Frame>),
+    /// The room is gone; streams send this frame and end.
+    Deleted(Arc<Frame>),
+}
+
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+struct HubInner {
+    // A std mutex: it is held for a map lookup only, never across an await.
+    rooms: Mutex<HashMap<RoomId, broadcast::Sender<RoomEvent>>>,
+    lobby: broadcast::Sender<Arc<Frame>>,
+    room_capacity: usize,
+}
+
+impl Hub {
+    pub fn new(room_capacity: usize) -> Self {
+        let (lobby, _) = broadcast::channel(256);
+        Self {
+            inner: Arc::new(HubInner {
+                rooms: Mutex::default(),
+                lobby,
+                room_capacity: room_capacity.max(1),
+            }),
+        }
+    }
+
+    pub fn subscribe_room(&self, room: RoomId) -> broadcast::Receiver<RoomEvent> {
+        let mut rooms = self.inner.rooms.lock().unwrap();
+        rooms
+            .entry(room)
+            .or_insert_with(|| broadcast::channel(self.inner.room_capacity).0)
+            .subscribe()
+    }
+
+    pub fn subscribe_lobby(&self) -> broadcast::Receiver<Arc<Frame>> {
+        self.inner.lobby.subscribe()
+    }
+
+    /// Sends a stored message to the room's subscribers, if it has any.
+    pub fn publish_message(&self, message: &Message) {
+        self.send_to_room(
+            message.room,
+            RoomEvent::Message(Arc::new(Frame::message(message))),
+        );
+    }
+
+    pub fn publish_room_created(&self, room: &Room) {
+        let _ = self.inner.lobby.send(Arc::new(Frame::room_created(room)));
+    }
+
+    pub fn publish_room_updated(&self, room: &Room) {
+        let _ = self.inner.lobby.send(Arc::new(Frame::room_updated(room)));
+    }
+
+    /// Tells the room's streams (which then end) and the lobby that the room is gone.
+    pub fn publish_room_deleted(&self, room: RoomId) {
+        let frame = Arc::new(Frame::room_deleted(room));
+        if let Some(sender) = self.inner.rooms.lock().unwrap().remove(&room) {
+            let _ = sender.send(RoomEvent::Deleted(frame.clone()));
+        }
+        let _ = self.inner.lobby.send(frame);
+    }
+
+    fn send_to_room(&self, room: RoomId, event: RoomEvent) {
+        let mut rooms = self.inner.rooms.lock().unwrap();
+        if let Some(sender) = rooms.get(&room) {
+            // No receivers left: drop the channel rather than keep one per idle room forever.
+            if sender.send(event).is_err() {
+                rooms.remove(&room);
+            }
+        }
+    }
+
+    /// Rooms with a live channel; for tests and metrics.
+    pub fn room_channels(&self) -> usize {
+        self.inner.rooms.lock().unwrap().len()
+    }
+}

@@ -1,0 +1,19 @@
+//! Everything that pushes events to clients. The [`Hub`] fans events out inside this process;
+//! a [`RoomFeed`] turns hub events plus storage into one gap-free, duplicate-free sequence per
+//! subscriber; transports (`sse`) only format what a feed yields. [`Presence`] ties open
+//! streams to seats, and `background` runs the seat heartbeat and reaper.
+
+mod background;
+mod feed;
+mod frame;
+mod hub;
+mod lobby;
+mod presence;
+pub mod sse;
+
+pub use background::spawn_background_tasks;
+pub use feed::{FeedItem, RoomFeed};
+pub use frame::Frame;
+pub use hub::{Hub, RoomEvent};
+pub use lobby::LobbyFeed;
+pub use presence::{Presence, PresenceGuard};

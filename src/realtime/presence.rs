@@ -1,0 +1,103 @@
+//! Which users have a room stream open in this process. A user's seat (in storage) is a lease:
+//! while they have a stream open here, the heartbeat in `background.rs` renews it; when their
+//! last stream here closes, the seat is set to expire after the grace period, so a reload or a
+//! brief network drop announces nothing. Presence is per user, not per tab.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use chrono::Utc;
+
+use crate::{
+    domain::{RoomId, UserId},
+    storage::Store,
+};
+
+#[derive(Clone)]
+pub struct Presence {
+    inner: Arc<PresenceInner>,
+}
+
+struct PresenceInner {
+    streams: Mutex<HashMap<(RoomId, UserId), usize>>,
+    store: Arc<dyn Store>,
+    grace: Duration,
+}
+
+impl Presence {
+    pub fn new(store: Arc<dyn Store>, grace: Duration) -> Self {
+        Self {
+            inner: Arc::new(PresenceInner {
+                streams: Mutex::default(),
+                store,
+                grace,
+            }),
+        }
+    }
+
+    /// Records one more open stream; dropping the guard records its end.
+    pub fn hold(&self, room: RoomId, user: UserId) -> PresenceGuard {
+        *self
+            .inner
+            .streams
+            .lock()
+            .unwrap()
+            .entry((room, user))
+            .or_default() += 1;
+        PresenceGuard {
+            presence: self.clone(),
+            room,
+            user,
+        }
+    }
+
+    /// Every (room, user) with at least one open stream here.
+    pub fn held(&self) -> Vec<(RoomId, UserId)> {
+        self.inner.streams.lock().unwrap().keys().copied().collect()
+    }
+
+    /// Open streams in this process.
+    pub fn open_streams(&self) -> usize {
+        self.inner.streams.lock().unwrap().values().sum()
+    }
+
+    fn release(&self, room: RoomId, user: UserId) {
+        let mut streams = self.inner.streams.lock().unwrap();
+        let Some(count) = streams.get_mut(&(room, user)) else {
+            return;
+        };
+        *count -= 1;
+        if *count > 0 {
+            return;
+        }
+        streams.remove(&(room, user));
+        drop(streams);
+        let store = self.inner.store.clone();
+        let expires = Utc::now() + self.inner.grace;
+        // Drop cannot await; the write is small and its failure only means the seat lives
+        // until its lease runs out instead.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(err) = store.release_seat(room, user, expires).await {
+                    tracing::warn!(room.id = %room, error = %err, "could not shorten a seat; its lease will expire");
+                }
+            });
+        }
+    }
+}
+
+/// One open stream. Dropping it (the client went away, the stream ended) releases it.
+pub struct PresenceGuard {
+    presence: Presence,
+    room: RoomId,
+    user: UserId,
+}
+
+impl Drop for PresenceGuard {
+    fn drop(&mut self) {
+        self.presence.release(self.room, self.user);
+    }
+}

@@ -1,0 +1,99 @@
+//! The Server-Sent Events transport: formats what the feeds yield, adds the `retry:` hint and
+//! keep-alive comments, and ends the stream at shutdown. The SSE bytes of each event were
+//! built once at publish time (`Frame::sse`), so this layer only copies references.
+
+use std::{convert::Infallible, pin::Pin, time::Duration};
+
+use axum::{
+    body::Body,
+    http::{header, HeaderValue},
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use futures_util::{stream, Stream, StreamExt};
+use rand::Rng;
+use tokio::time::{interval_at, Instant, Interval};
+use tokio_util::sync::CancellationToken;
+
+use super::{FeedItem, LobbyFeed, PresenceGuard, RoomFeed};
+
+const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
+
+type ByteStream = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
+
+/// The room's events as SSE blocks. The presence guard lives as long as the stream, so the
+/// user counts as present exactly while it is open.
+pub fn room_events(feed: RoomFeed, presence: PresenceGuard) -> ByteStream {
+    Box::pin(stream::unfold(Some((feed, presence)), |state| async move {
+        let (mut feed, presence) = state?;
+        match feed.next().await {
+            Ok(Some(FeedItem::Message(frame) | FeedItem::Resync(frame))) => {
+                Some((frame.sse.clone(), Some((feed, presence))))
+            }
+            Ok(Some(FeedItem::Deleted(frame))) => Some((frame.sse.clone(), None)),
+            Ok(None) => None,
+            Err(err) => {
+                tracing::warn!(error = %err, last_id = feed.last_id(), "room stream ended by a storage error");
+                None
+            }
+        }
+    }))
+}
+
+pub fn lobby_events(feed: LobbyFeed) -> ByteStream {
+    Box::pin(stream::unfold(feed, |mut feed| async move {
+        match feed.next().await {
+            Ok(Some(frame)) => Some((frame.sse.clone(), feed)),
+            Ok(None) => None,
+            Err(err) => {
+                tracing::warn!(error = %err, "lobby stream ended by a storage error");
+                None
+            }
+        }
+    }))
+}
+
+struct Pump {
+    events: ByteStream,
+    keep_alive: Interval,
+    shutdown: CancellationToken,
+}
+
+/// Wraps an event stream into a `text/event-stream` response.
+pub fn response(events: ByteStream, keep_alive: Duration, shutdown: CancellationToken) -> Response {
+    // A randomised reconnect delay spreads a crowd of clients over a few seconds after a
+    // restart instead of having them all reconnect in the same instant.
+    let retry_ms: u32 = rand::thread_rng().gen_range(1500..4500);
+    let head = Bytes::from(format!("retry: {retry_ms}\n\n"));
+    let pump = Pump {
+        events,
+        keep_alive: interval_at(Instant::now() + keep_alive, keep_alive),
+        shutdown,
+    };
+    let body = stream::once(async move { head })
+        .chain(stream::unfold(pump, |mut pump| async move {
+            tokio::select! {
+                biased;
+                _ = pump.shutdown.cancelled() => None,
+                item = pump.events.next() => item.map(|bytes| (bytes, pump)),
+                _ = pump.keep_alive.tick() => Some((Bytes::from_static(KEEP_ALIVE), pump)),
+            }
+        }))
+        .map(Ok::<_, Infallible>);
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            // nginx and similar proxies buffer responses unless told not to.
+            (
+                header::HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            ),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
+}

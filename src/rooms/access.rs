@@ -1,0 +1,61 @@
+//! Who may do what in a room. A *grant* says a user gave a locked room's password (owners have
+//! one from the start); a *seat* says they are a member now and counts against `max`.
+//!
+//! - reading history or streaming a locked room needs a grant;
+//! - streaming takes a seat (an open room needs nothing else), `POST …/join` takes one too;
+//! - posting needs a seat, and keeps it alive.
+
+use chrono::Utc;
+
+use crate::{
+    domain::{Room, RoomId, User, UserId},
+    error::ApiError,
+    state::AppState,
+    storage::Seat,
+};
+
+/// Fails with 403 unless the user may read the room (it is open, or they have a grant), and
+/// with 404 when there is no such room.
+pub async fn ensure_can_read(state: &AppState, room: RoomId, user: UserId) -> Result<(), ApiError> {
+    let locked = state.store.password_hash(room).await?.is_some();
+    if locked && !state.store.has_access(room, user).await? {
+        return Err(ApiError::not_a_member());
+    }
+    Ok(())
+}
+
+/// Takes (or keeps) a seat valid until `now + hold`, and announces a new member.
+pub async fn take_seat(
+    state: &AppState,
+    room: RoomId,
+    user: &User,
+    hold: std::time::Duration,
+) -> Result<Room, ApiError> {
+    match state.store.take_seat(room, user, Utc::now() + hold).await? {
+        Seat::Full => Err(ApiError::Conflict {
+            code: "room_full",
+            message: "the room is full".into(),
+        }),
+        Seat::Taken { room, joined } => {
+            if let Some(joined) = joined {
+                state.hub.publish_message(&joined);
+                state.hub.publish_room_updated(&room);
+            }
+            Ok(room)
+        }
+    }
+}
+
+/// Fails with 403 unless the user holds a seat (404 if the room is gone), and keeps the seat
+/// for another grace period: posting is activity, like an open stream.
+pub async fn ensure_seated(state: &AppState, room: RoomId, user: UserId) -> Result<(), ApiError> {
+    if state
+        .store
+        .touch_seat(room, user, Utc::now() + state.config.presence_grace)
+        .await?
+    {
+        return Ok(());
+    }
+    state.store.last_message_id(room).await?; // NotFound → 404
+    Err(ApiError::not_a_member())
+}

@@ -1,0 +1,36 @@
+//! Room passwords: argon2id hashes, computed and checked off the async runtime because each
+//! takes tens of milliseconds of CPU on purpose.
+
+use argon2::{
+    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
+    Argon2,
+};
+
+use crate::{domain::RoomPassword, error::ApiError};
+
+pub async fn hash(password: RoomPassword) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.expose().as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|err| anyhow::anyhow!("hashing a room password: {err}"))
+    })
+    .await
+    .map_err(|err| ApiError::Internal(err.into()))?
+    .map_err(ApiError::Internal)
+}
+
+/// The comparison happens inside argon2's verifier, in constant time.
+pub async fn matches(password: RoomPassword, hash: String) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let hash = PasswordHash::new(&hash)
+            .map_err(|err| anyhow::anyhow!("stored hash is unreadable: {err}"))?;
+        Ok(Argon2::default()
+            .verify_password(password.expose().as_bytes(), &hash)
+            .is_ok())
+    })
+    .await
+    .map_err(|err| ApiError::Internal(err.into()))?
+    .map_err(ApiError::Internal)
+}

@@ -1,0 +1,35 @@
+//! Shared state: cheap handles, cloned into every handler.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::Config,
+    identity::SessionKey,
+    realtime::{Hub, Presence},
+    storage::Store,
+};
+
+#[derive(Clone)]
+pub struct AppState {
+    /// Limits and timings; read-only after start-up.
+    pub config: Arc<Config>,
+    /// The database, behind the backend-neutral boundary.
+    pub store: Arc<dyn Store>,
+    /// In-process fan-out to open streams.
+    pub hub: Hub,
+    /// This process's open room streams, which keep their users' seats alive.
+    pub presence: Presence,
+    /// Signs and verifies session cookies.
+    pub session_key: SessionKey,
+    /// Cancelled at shutdown, so long-lived streams end and the server can exit.
+    pub shutdown: CancellationToken,
+}
+
+impl FromRef<AppState> for Arc<dyn Store> {
+    fn from_ref(state: &AppState) -> Self {
+        state.store.clone()
+    }
+}

@@ -1,0 +1,152 @@
+//! The storage boundary. Handlers and the realtime layer speak to a [`Store`] in domain terms;
+//! each backend (PostgreSQL, SQLite) keeps its SQL dialect, transactions and `sqlx::Error`s to
+//! itself. Both pass the same integration suite, which is what keeps them in agreement.
+
+mod postgres;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{GifId, Message, NewMessage, NewRoom, Room, RoomId, User, UserId};
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("not found")]
+    NotFound,
+    /// The database cannot be reached right now; the request may be retried.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for StorageError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::Unavailable(err.to_string())
+            }
+            other => Self::Other(other.into()),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StorageError>;
+
+/// Which messages to read: a window by sequence number, oldest first.
+#[derive(Clone, Copy, Debug)]
+pub struct Page {
+    pub after: Option<i64>,
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+/// The outcome of asking for a seat in a room.
+// Returned once per join and never stored, so the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Seat {
+    /// The user holds a seat. `joined` is the stored "joined" message when the seat is new,
+    /// `None` when the user already had one (another tab, a reload within the grace period).
+    Taken { room: Room, joined: Option<Message> },
+    /// Every seat is taken by someone else.
+    Full,
+}
+
+/// What happened to a room when some of its seats expired.
+#[derive(Debug)]
+pub struct Departure {
+    pub room_id: RoomId,
+    /// The stored "left" messages, one per user whose seat expired (none if the room went).
+    pub left: Vec<Message>,
+    /// The room afterwards, or `None` when its last seat went and it was deleted.
+    pub room: Option<Room>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Succeeds when the database answers a trivial query.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Creates the room and gives its owner the first seat, valid until `seat_until`.
+    async fn create_room(
+        &self,
+        room: NewRoom,
+        seat_until: DateTime<Utc>,
+    ) -> StoreResult<(Room, Message)>;
+    async fn room(&self, id: RoomId) -> StoreResult<Room>;
+    /// Every room, oldest first.
+    async fn rooms(&self) -> StoreResult<Vec<Room>>;
+    /// The room's password hash, `None` for an open room; `NotFound` when there is no room.
+    async fn password_hash(&self, id: RoomId) -> StoreResult<Option<String>>;
+    /// Deletes the room with its messages, seats and grants. `NotFound` if it was not there.
+    async fn delete_room(&self, id: RoomId) -> StoreResult<()>;
+
+    /// Records that the user gave a locked room's password, so they may read and stream it.
+    async fn grant_access(&self, room: RoomId, user: UserId) -> StoreResult<()>;
+    async fn has_access(&self, room: RoomId, user: UserId) -> StoreResult<bool>;
+
+    /// Gives the user a seat unless the room is full, atomically with respect to every other
+    /// seat request (on every instance), and stores a "joined" message for a new seat.
+    /// An existing seat is kept and extended to at least `until`.
+    async fn take_seat(&self, room: RoomId, user: &User, until: DateTime<Utc>)
+        -> StoreResult<Seat>;
+    /// Extends the user's seat to at least `until` (they are active) and says whether they
+    /// hold one: a single round trip on the posting path.
+    async fn touch_seat(
+        &self,
+        room: RoomId,
+        user: UserId,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Extends existing seats to at least `until` (stream heartbeats, posts). Missing seats are
+    /// not recreated.
+    async fn extend_seats(
+        &self,
+        seats: &[(RoomId, UserId)],
+        until: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Sets when an existing seat expires: its user's last local stream has closed.
+    async fn release_seat(&self, room: RoomId, user: UserId, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Removes seats that expired before `now`, storing a "left" message for each, and deletes
+    /// rooms left with no seat at all.
+    async fn expire_seats(&self, now: DateTime<Utc>) -> StoreResult<Vec<Departure>>;
+
+    /// Stores the message with the room's next sequence number. The number is taken inside
+    /// the same transaction as the insert, so commit order equals sequence order.
+    async fn append_message(&self, message: NewMessage) -> StoreResult<Message>;
+    /// A window of the room's messages, oldest first.
+    async fn messages(&self, room: RoomId, page: Page) -> StoreResult<Vec<Message>>;
+    /// The highest sequence number taken in the room (0 before the first message).
+    async fn last_message_id(&self, room: RoomId) -> StoreResult<i64>;
+
+    async fn gif(&self, id: &GifId) -> StoreResult<Option<Bytes>>;
+}
+
+/// Opens the backend that the URL's scheme names, and applies its migrations.
+pub async fn connect(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(database_url).await?))
+    } else if database_url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(database_url).await?))
+    } else {
+        anyhow::bail!("DATABASE_URL must start with postgres:// or sqlite:")
+    }
+}
+
+/// The text of the system message for a user arriving or leaving.
+pub(crate) fn joined_text(user: &User) -> String {
+    format!("{} joined the room.", user.name)
+}
+
+pub(crate) fn left_text(user: &User) -> String {
+    format!("{} left the room.", user.name)
+}

@@ -1,0 +1,478 @@
+//! PostgreSQL: the production backend. Capacity checks and sequence numbers rely on row locks
+//! on `rooms` (`FOR UPDATE`, or the `UPDATE … last_seq` bump), so they hold across instances.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use sqlx::{postgres::PgPoolOptions, PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::{joined_text, left_text, Departure, Page, Seat, StorageError, Store, StoreResult};
+use crate::domain::{
+    GifId, Message, MessageKind, NewMessage, NewMessageBody, NewRoom, Room, RoomId, User, UserId,
+};
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            // Fail fast when the database is away, so requests get a 503 instead of hanging.
+            .acquire_timeout(Duration::from_secs(3))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+const ROOM_COLUMNS: &str =
+    "SELECT r.id, r.title, r.max_members, r.password_hash IS NOT NULL AS locked, \
+     r.owner_id, r.owner_name, r.created_at, \
+     (SELECT count(*) FROM seats s WHERE s.room_id = r.id) AS members FROM rooms r";
+
+const MESSAGE_COLUMNS: &str = "SELECT room_id, seq, kind, user_id, user_name, text, gif_id, gif_width, gif_height, created_at FROM messages";
+
+#[derive(sqlx::FromRow)]
+struct RoomRow {
+    id: Uuid,
+    title: String,
+    max_members: i32,
+    locked: bool,
+    owner_id: Uuid,
+    owner_name: Option<String>,
+    created_at: DateTime<Utc>,
+    members: i64,
+}
+
+impl From<RoomRow> for Room {
+    fn from(row: RoomRow) -> Self {
+        Room {
+            id: RoomId(row.id),
+            title: row.title,
+            max: row.max_members as u32,
+            locked: row.locked,
+            members: row.members as u32,
+            owner: User::new(UserId(row.owner_id), row.owner_name.as_deref()),
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    room_id: Uuid,
+    seq: i64,
+    kind: String,
+    user_id: Uuid,
+    user_name: Option<String>,
+    text: Option<String>,
+    gif_id: Option<String>,
+    gif_width: Option<i32>,
+    gif_height: Option<i32>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<MessageRow> for Message {
+    fn from(row: MessageRow) -> Self {
+        Message {
+            id: row.seq,
+            room: RoomId(row.room_id),
+            kind: MessageKind::parse(&row.kind).unwrap_or(MessageKind::System),
+            user: User::new(UserId(row.user_id), row.user_name.as_deref()),
+            text: row.text,
+            gif_url: row.gif_id.map(|id| format!("/gifs/{id}.gif")),
+            gif_width: row.gif_width.map(|w| w as u16),
+            gif_height: row.gif_height.map(|h| h as u16),
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// The name column: `NULL` when the user goes by their colour.
+fn stored_name(user: &User) -> Option<&str> {
+    (user.name != user.color).then_some(user.name.as_str())
+}
+
+async fn room_in(conn: &mut PgConnection, id: RoomId) -> StoreResult<Room> {
+    let row: RoomRow = sqlx::query_as(&format!("{ROOM_COLUMNS} WHERE r.id = $1"))
+        .bind(id.0)
+        .fetch_one(conn)
+        .await?;
+    Ok(row.into())
+}
+
+/// Appends inside the caller's transaction. The `UPDATE … RETURNING last_seq` both takes the
+/// number and locks the room row until commit, which is what orders commits by sequence.
+async fn append_in(conn: &mut PgConnection, message: &NewMessage) -> StoreResult<Message> {
+    let (text, gif) = match &message.body {
+        NewMessageBody::Chat(text) => (Some(text.clone().into_inner()), None),
+        NewMessageBody::System(text) => (Some(text.clone()), None),
+        NewMessageBody::Gif(gif) => (None, Some(gif)),
+    };
+    if let Some(gif) = gif {
+        // Before the sequence bump, so the room row is not locked while megabytes travel.
+        sqlx::query(
+            "INSERT INTO gifs (id, data, width, height, frames) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(gif.id.as_str())
+        .bind(gif.bytes.as_ref())
+        .bind(i32::from(gif.width))
+        .bind(i32::from(gif.height))
+        .bind(gif.frames as i32)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq",
+    )
+    .bind(message.room.0)
+    .fetch_one(&mut *conn)
+    .await?;
+    let created_at: DateTime<Utc> = sqlx::query_scalar(
+        "INSERT INTO messages (room_id, seq, kind, user_id, user_name, text, gif_id, gif_width, gif_height) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING created_at",
+    )
+    .bind(message.room.0)
+    .bind(seq)
+    .bind(message.kind().as_str())
+    .bind(message.author.id.0)
+    .bind(stored_name(&message.author))
+    .bind(&text)
+    .bind(gif.map(|g| g.id.as_str()))
+    .bind(gif.map(|g| i32::from(g.width)))
+    .bind(gif.map(|g| i32::from(g.height)))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Message {
+        id: seq,
+        room: message.room,
+        kind: message.kind(),
+        user: message.author.clone(),
+        text,
+        gif_url: gif.map(|g| g.id.url()),
+        gif_width: gif.map(|g| g.width),
+        gif_height: gif.map(|g| g.height),
+        created_at,
+    })
+}
+
+fn system(room: RoomId, user: &User, text: String) -> NewMessage {
+    NewMessage {
+        room,
+        author: user.clone(),
+        body: NewMessageBody::System(text),
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_room(
+        &self,
+        new: NewRoom,
+        seat_until: DateTime<Utc>,
+    ) -> StoreResult<(Room, Message)> {
+        let id = RoomId::random();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO rooms (id, title, max_members, password_hash, owner_id, owner_name) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id.0)
+        .bind(new.title.as_str())
+        .bind(new.max.get() as i32)
+        .bind(&new.password_hash)
+        .bind(new.owner.id.0)
+        .bind(stored_name(&new.owner))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO seats (room_id, user_id, user_name, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id.0)
+        .bind(new.owner.id.0)
+        .bind(stored_name(&new.owner))
+        .bind(seat_until)
+        .execute(&mut *tx)
+        .await?;
+        // The owner set the password, so they never need to type it.
+        sqlx::query("INSERT INTO room_access (room_id, user_id) VALUES ($1, $2)")
+            .bind(id.0)
+            .bind(new.owner.id.0)
+            .execute(&mut *tx)
+            .await?;
+        let joined = append_in(&mut tx, &system(id, &new.owner, joined_text(&new.owner))).await?;
+        let room = room_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok((room, joined))
+    }
+
+    async fn room(&self, id: RoomId) -> StoreResult<Room> {
+        room_in(&mut *self.pool.acquire().await?, id).await
+    }
+
+    async fn rooms(&self) -> StoreResult<Vec<Room>> {
+        let rows: Vec<RoomRow> =
+            sqlx::query_as(&format!("{ROOM_COLUMNS} ORDER BY r.created_at, r.id"))
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(Room::from).collect())
+    }
+
+    async fn password_hash(&self, id: RoomId) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT password_hash FROM rooms WHERE id = $1")
+                .bind(id.0)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn delete_room(&self, id: RoomId) -> StoreResult<()> {
+        let deleted = sqlx::query("DELETE FROM rooms WHERE id = $1")
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StorageError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn grant_access(&self, room: RoomId, user: UserId) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO room_access (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(room.0)
+        .bind(user.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn has_access(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM room_access WHERE room_id = $1 AND user_id = $2)",
+        )
+        .bind(room.0)
+        .bind(user.0)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn take_seat(
+        &self,
+        room: RoomId,
+        user: &User,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Seat> {
+        let mut tx = self.pool.begin().await?;
+        // The room lock serialises every seat change in this room, on every instance.
+        let max: i32 = sqlx::query_scalar("SELECT max_members FROM rooms WHERE id = $1 FOR UPDATE")
+            .bind(room.0)
+            .fetch_one(&mut *tx)
+            .await?;
+        let kept = sqlx::query(
+            "UPDATE seats SET expires_at = GREATEST(expires_at, $3), user_name = $4 \
+             WHERE room_id = $1 AND user_id = $2",
+        )
+        .bind(room.0)
+        .bind(user.id.0)
+        .bind(until)
+        .bind(stored_name(user))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        let joined = if kept {
+            None
+        } else {
+            let taken: i64 = sqlx::query_scalar("SELECT count(*) FROM seats WHERE room_id = $1")
+                .bind(room.0)
+                .fetch_one(&mut *tx)
+                .await?;
+            if taken >= i64::from(max) {
+                return Ok(Seat::Full);
+            }
+            sqlx::query("INSERT INTO seats (room_id, user_id, user_name, expires_at) VALUES ($1, $2, $3, $4)")
+                .bind(room.0)
+                .bind(user.id.0)
+                .bind(stored_name(user))
+                .bind(until)
+                .execute(&mut *tx)
+                .await?;
+            Some(append_in(&mut tx, &system(room, user, joined_text(user))).await?)
+        };
+        let room = room_in(&mut tx, room).await?;
+        tx.commit().await?;
+        Ok(Seat::Taken { room, joined })
+    }
+
+    async fn touch_seat(
+        &self,
+        room: RoomId,
+        user: UserId,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let touched = sqlx::query(
+            "UPDATE seats SET expires_at = GREATEST(expires_at, $3) WHERE room_id = $1 AND user_id = $2",
+        )
+        .bind(room.0)
+        .bind(user.0)
+        .bind(until)
+        .execute(&self.pool)
+        .await?;
+        Ok(touched.rows_affected() == 1)
+    }
+
+    async fn extend_seats(
+        &self,
+        seats: &[(RoomId, UserId)],
+        until: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        if seats.is_empty() {
+            return Ok(());
+        }
+        let rooms: Vec<Uuid> = seats.iter().map(|(r, _)| r.0).collect();
+        let users: Vec<Uuid> = seats.iter().map(|(_, u)| u.0).collect();
+        sqlx::query(
+            "UPDATE seats SET expires_at = GREATEST(seats.expires_at, $3) \
+             FROM unnest($1::uuid[], $2::uuid[]) AS held(room_id, user_id) \
+             WHERE seats.room_id = held.room_id AND seats.user_id = held.user_id",
+        )
+        .bind(&rooms)
+        .bind(&users)
+        .bind(until)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn release_seat(&self, room: RoomId, user: UserId, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE seats SET expires_at = $3 WHERE room_id = $1 AND user_id = $2")
+            .bind(room.0)
+            .bind(user.0)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn expire_seats(&self, now: DateTime<Utc>) -> StoreResult<Vec<Departure>> {
+        let rooms: Vec<Uuid> =
+            sqlx::query_scalar("SELECT DISTINCT room_id FROM seats WHERE expires_at < $1")
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut departures = Vec::with_capacity(rooms.len());
+        // One short transaction per room, holding that room's lock, so a concurrent seat
+        // request either lands before the count (and keeps the room) or finds it gone.
+        for room_id in rooms {
+            let mut tx = self.pool.begin().await?;
+            let exists: Option<Uuid> =
+                sqlx::query_scalar("SELECT id FROM rooms WHERE id = $1 FOR UPDATE")
+                    .bind(room_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if exists.is_none() {
+                continue;
+            }
+            let gone: Vec<(Uuid, Option<String>)> = sqlx::query_as(
+                "DELETE FROM seats WHERE room_id = $1 AND expires_at < $2 RETURNING user_id, user_name",
+            )
+            .bind(room_id)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+            if gone.is_empty() {
+                continue; // another instance reaped them first
+            }
+            let room = RoomId(room_id);
+            let remaining: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM seats WHERE room_id = $1")
+                    .bind(room_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let departure = if remaining == 0 {
+                sqlx::query("DELETE FROM rooms WHERE id = $1")
+                    .bind(room_id)
+                    .execute(&mut *tx)
+                    .await?;
+                Departure {
+                    room_id: room,
+                    left: Vec::new(),
+                    room: None,
+                }
+            } else {
+                let mut left = Vec::with_capacity(gone.len());
+                for (user_id, name) in gone {
+                    let user = User::new(UserId(user_id), name.as_deref());
+                    left.push(append_in(&mut tx, &system(room, &user, left_text(&user))).await?);
+                }
+                Departure {
+                    room_id: room,
+                    left,
+                    room: Some(room_in(&mut tx, room).await?),
+                }
+            };
+            tx.commit().await?;
+            departures.push(departure);
+        }
+        Ok(departures)
+    }
+
+    async fn append_message(&self, message: NewMessage) -> StoreResult<Message> {
+        let mut tx = self.pool.begin().await?;
+        let stored = append_in(&mut tx, &message).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn messages(&self, room: RoomId, page: Page) -> StoreResult<Vec<Message>> {
+        // Without `after`, read newest-first to find the last `limit`, then flip.
+        let newest_first = page.after.is_none();
+        let order = if newest_first { "DESC" } else { "ASC" };
+        let rows: Vec<MessageRow> = sqlx::query_as(&format!(
+            "{MESSAGE_COLUMNS} WHERE room_id = $1 AND seq > $2 AND seq < $3 ORDER BY seq {order} LIMIT $4"
+        ))
+        .bind(room.0)
+        .bind(page.after.unwrap_or(0))
+        .bind(page.before.unwrap_or(i64::MAX))
+        .bind(i64::from(page.limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut messages: Vec<Message> = rows.into_iter().map(Message::from).collect();
+        if newest_first {
+            messages.reverse();
+        }
+        Ok(messages)
+    }
+
+    async fn last_message_id(&self, room: RoomId) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT last_seq FROM rooms WHERE id = $1")
+                .bind(room.0)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn gif(&self, id: &GifId) -> StoreResult<Option<Bytes>> {
+        let data: Option<Vec<u8>> = sqlx::query_scalar("SELECT data FROM gifs WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(data.map(Bytes::from))
+    }
+}

@@ -1,0 +1,495 @@
+//! Embedded SQLite: the zero-setup default. One process owns the file, so a single-connection
+//! writer pool serialises every write (no `SQLITE_BUSY`, no row locks needed), while a small
+//! reader pool serves history and lookups concurrently thanks to WAL mode.
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::{
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    SqliteConnection, SqlitePool,
+};
+
+use super::{joined_text, left_text, Departure, Page, Seat, StorageError, Store, StoreResult};
+use crate::domain::{
+    GifId, Message, MessageKind, NewMessage, NewMessageBody, NewRoom, Room, RoomId, User, UserId,
+};
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL is durable across process crashes in WAL mode; only a power cut can
+            // lose the last transactions, which is the usual trade for an embedded default.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        if let Some(parent) = Path::new(options.get_filename()).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        Ok(Self { writer, reader })
+    }
+}
+
+fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn from_millis(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+fn parse_uuid(raw: &str) -> uuid::Uuid {
+    // Ids are only ever written by this module, from real UUIDs.
+    uuid::Uuid::parse_str(raw).unwrap_or_default()
+}
+
+const ROOM_COLUMNS: &str =
+    "SELECT r.id, r.title, r.max_members, r.password_hash IS NOT NULL AS locked, \
+     r.owner_id, r.owner_name, r.created_at, \
+     (SELECT count(*) FROM seats s WHERE s.room_id = r.id) AS members FROM rooms r";
+
+const MESSAGE_COLUMNS: &str = "SELECT room_id, seq, kind, user_id, user_name, text, gif_id, gif_width, gif_height, created_at FROM messages";
+
+#[derive(sqlx::FromRow)]
+struct RoomRow {
+    id: String,
+    title: String,
+    max_members: i64,
+    locked: bool,
+    owner_id: String,
+    owner_name: Option<String>,
+    created_at: i64,
+    members: i64,
+}
+
+impl From<RoomRow> for Room {
+    fn from(row: RoomRow) -> Self {
+        Room {
+            id: RoomId(parse_uuid(&row.id)),
+            title: row.title,
+            max: row.max_members as u32,
+            locked: row.locked,
+            members: row.members as u32,
+            owner: User::new(UserId(parse_uuid(&row.owner_id)), row.owner_name.as_deref()),
+            created_at: from_millis(row.created_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    room_id: String,
+    seq: i64,
+    kind: String,
+    user_id: String,
+    user_name: Option<String>,
+    text: Option<String>,
+    gif_id: Option<String>,
+    gif_width: Option<i64>,
+    gif_height: Option<i64>,
+    created_at: i64,
+}
+
+impl From<MessageRow> for Message {
+    fn from(row: MessageRow) -> Self {
+        Message {
+            id: row.seq,
+            room: RoomId(parse_uuid(&row.room_id)),
+            kind: MessageKind::parse(&row.kind).unwrap_or(MessageKind::System),
+            user: User::new(UserId(parse_uuid(&row.user_id)), row.user_name.as_deref()),
+            text: row.text,
+            gif_url: row.gif_id.map(|id| format!("/gifs/{id}.gif")),
+            gif_width: row.gif_width.map(|w| w as u16),
+            gif_height: row.gif_height.map(|h| h as u16),
+            created_at: from_millis(row.created_at),
+        }
+    }
+}
+
+fn stored_name(user: &User) -> Option<&str> {
+    (user.name != user.color).then_some(user.name.as_str())
+}
+
+async fn room_in(conn: &mut SqliteConnection, id: RoomId) -> StoreResult<Room> {
+    let row: RoomRow = sqlx::query_as(&format!("{ROOM_COLUMNS} WHERE r.id = ?"))
+        .bind(id.to_string())
+        .fetch_one(conn)
+        .await?;
+    Ok(row.into())
+}
+
+async fn append_in(conn: &mut SqliteConnection, message: &NewMessage) -> StoreResult<Message> {
+    let (text, gif) = match &message.body {
+        NewMessageBody::Chat(text) => (Some(text.clone().into_inner()), None),
+        NewMessageBody::System(text) => (Some(text.clone()), None),
+        NewMessageBody::Gif(gif) => (None, Some(gif)),
+    };
+    let now = Utc::now();
+    if let Some(gif) = gif {
+        sqlx::query(
+            "INSERT INTO gifs (id, data, width, height, frames, created_at) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(gif.id.as_str())
+        .bind(gif.bytes.as_ref())
+        .bind(i64::from(gif.width))
+        .bind(i64::from(gif.height))
+        .bind(i64::from(gif.frames))
+        .bind(millis(now))
+        .execute(&mut *conn)
+        .await?;
+    }
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+    )
+    .bind(message.room.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO messages (room_id, seq, kind, user_id, user_name, text, gif_id, gif_width, gif_height, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(message.room.to_string())
+    .bind(seq)
+    .bind(message.kind().as_str())
+    .bind(message.author.id.to_string())
+    .bind(stored_name(&message.author))
+    .bind(&text)
+    .bind(gif.map(|g| g.id.as_str()))
+    .bind(gif.map(|g| i64::from(g.width)))
+    .bind(gif.map(|g| i64::from(g.height)))
+    .bind(millis(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(Message {
+        id: seq,
+        room: message.room,
+        kind: message.kind(),
+        user: message.author.clone(),
+        text,
+        gif_url: gif.map(|g| g.id.url()),
+        gif_width: gif.map(|g| g.width),
+        gif_height: gif.map(|g| g.height),
+        // Millisecond precision, as a later read from the table would give.
+        created_at: from_millis(millis(now)),
+    })
+}
+
+fn system(room: RoomId, user: &User, text: String) -> NewMessage {
+    NewMessage {
+        room,
+        author: user.clone(),
+        body: NewMessageBody::System(text),
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn create_room(
+        &self,
+        new: NewRoom,
+        seat_until: DateTime<Utc>,
+    ) -> StoreResult<(Room, Message)> {
+        let id = RoomId::random();
+        let now = millis(Utc::now());
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO rooms (id, title, max_members, password_hash, owner_id, owner_name, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(new.title.as_str())
+        .bind(i64::from(new.max.get()))
+        .bind(&new.password_hash)
+        .bind(new.owner.id.to_string())
+        .bind(stored_name(&new.owner))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO seats (room_id, user_id, user_name, joined_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(id.to_string())
+            .bind(new.owner.id.to_string())
+            .bind(stored_name(&new.owner))
+            .bind(now)
+            .bind(millis(seat_until))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO room_access (room_id, user_id, granted_at) VALUES (?, ?, ?)")
+            .bind(id.to_string())
+            .bind(new.owner.id.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let joined = append_in(&mut tx, &system(id, &new.owner, joined_text(&new.owner))).await?;
+        let room = room_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok((room, joined))
+    }
+
+    async fn room(&self, id: RoomId) -> StoreResult<Room> {
+        room_in(&mut *self.reader.acquire().await?, id).await
+    }
+
+    async fn rooms(&self) -> StoreResult<Vec<Room>> {
+        let rows: Vec<RoomRow> =
+            sqlx::query_as(&format!("{ROOM_COLUMNS} ORDER BY r.created_at, r.id"))
+                .fetch_all(&self.reader)
+                .await?;
+        Ok(rows.into_iter().map(Room::from).collect())
+    }
+
+    async fn password_hash(&self, id: RoomId) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT password_hash FROM rooms WHERE id = ?")
+                .bind(id.to_string())
+                .fetch_one(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn delete_room(&self, id: RoomId) -> StoreResult<()> {
+        let deleted = sqlx::query("DELETE FROM rooms WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.writer)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StorageError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn grant_access(&self, room: RoomId, user: UserId) -> StoreResult<()> {
+        sqlx::query("INSERT INTO room_access (room_id, user_id, granted_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .bind(millis(Utc::now()))
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn has_access(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM room_access WHERE room_id = ? AND user_id = ?)",
+        )
+        .bind(room.to_string())
+        .bind(user.to_string())
+        .fetch_one(&self.reader)
+        .await?)
+    }
+
+    async fn take_seat(
+        &self,
+        room: RoomId,
+        user: &User,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Seat> {
+        // The single writer connection makes this transaction exclusive: no lock needed.
+        let mut tx = self.writer.begin().await?;
+        let max: i64 = sqlx::query_scalar("SELECT max_members FROM rooms WHERE id = ?")
+            .bind(room.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        let kept = sqlx::query(
+            "UPDATE seats SET expires_at = MAX(expires_at, ?), user_name = ? WHERE room_id = ? AND user_id = ?",
+        )
+        .bind(millis(until))
+        .bind(stored_name(user))
+        .bind(room.to_string())
+        .bind(user.id.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        let joined = if kept {
+            None
+        } else {
+            let taken: i64 = sqlx::query_scalar("SELECT count(*) FROM seats WHERE room_id = ?")
+                .bind(room.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+            if taken >= max {
+                return Ok(Seat::Full);
+            }
+            sqlx::query(
+                "INSERT INTO seats (room_id, user_id, user_name, joined_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(room.to_string())
+            .bind(user.id.to_string())
+            .bind(stored_name(user))
+            .bind(millis(Utc::now()))
+            .bind(millis(until))
+            .execute(&mut *tx)
+            .await?;
+            Some(append_in(&mut tx, &system(room, user, joined_text(user))).await?)
+        };
+        let room = room_in(&mut tx, room).await?;
+        tx.commit().await?;
+        Ok(Seat::Taken { room, joined })
+    }
+
+    async fn touch_seat(
+        &self,
+        room: RoomId,
+        user: UserId,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let touched = sqlx::query(
+            "UPDATE seats SET expires_at = MAX(expires_at, ?) WHERE room_id = ? AND user_id = ?",
+        )
+        .bind(millis(until))
+        .bind(room.to_string())
+        .bind(user.to_string())
+        .execute(&self.writer)
+        .await?;
+        Ok(touched.rows_affected() == 1)
+    }
+
+    async fn extend_seats(
+        &self,
+        seats: &[(RoomId, UserId)],
+        until: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        if seats.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await?;
+        for (room, user) in seats {
+            sqlx::query("UPDATE seats SET expires_at = MAX(expires_at, ?) WHERE room_id = ? AND user_id = ?")
+                .bind(millis(until))
+                .bind(room.to_string())
+                .bind(user.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn release_seat(&self, room: RoomId, user: UserId, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE seats SET expires_at = ? WHERE room_id = ? AND user_id = ?")
+            .bind(millis(at))
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn expire_seats(&self, now: DateTime<Utc>) -> StoreResult<Vec<Departure>> {
+        let mut tx = self.writer.begin().await?;
+        let gone: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "DELETE FROM seats WHERE expires_at < ? RETURNING room_id, user_id, user_name",
+        )
+        .bind(millis(now))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut by_room: Vec<(RoomId, Vec<User>)> = Vec::new();
+        for (room_id, user_id, name) in gone {
+            let room = RoomId(parse_uuid(&room_id));
+            let user = User::new(UserId(parse_uuid(&user_id)), name.as_deref());
+            match by_room.iter_mut().find(|(r, _)| *r == room) {
+                Some((_, users)) => users.push(user),
+                None => by_room.push((room, vec![user])),
+            }
+        }
+        let mut departures = Vec::with_capacity(by_room.len());
+        for (room, users) in by_room {
+            let remaining: i64 = sqlx::query_scalar("SELECT count(*) FROM seats WHERE room_id = ?")
+                .bind(room.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+            if remaining == 0 {
+                sqlx::query("DELETE FROM rooms WHERE id = ?")
+                    .bind(room.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                departures.push(Departure {
+                    room_id: room,
+                    left: Vec::new(),
+                    room: None,
+                });
+            } else {
+                let mut left = Vec::with_capacity(users.len());
+                for user in users {
+                    left.push(append_in(&mut tx, &system(room, &user, left_text(&user))).await?);
+                }
+                departures.push(Departure {
+                    room_id: room,
+                    left,
+                    room: Some(room_in(&mut tx, room).await?),
+                });
+            }
+        }
+        tx.commit().await?;
+        Ok(departures)
+    }
+
+    async fn append_message(&self, message: NewMessage) -> StoreResult<Message> {
+        let mut tx = self.writer.begin().await?;
+        let stored = append_in(&mut tx, &message).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn messages(&self, room: RoomId, page: Page) -> StoreResult<Vec<Message>> {
+        let newest_first = page.after.is_none();
+        let order = if newest_first { "DESC" } else { "ASC" };
+        let rows: Vec<MessageRow> = sqlx::query_as(&format!(
+            "{MESSAGE_COLUMNS} WHERE room_id = ? AND seq > ? AND seq < ? ORDER BY seq {order} LIMIT ?"
+        ))
+        .bind(room.to_string())
+        .bind(page.after.unwrap_or(0))
+        .bind(page.before.unwrap_or(i64::MAX))
+        .bind(i64::from(page.limit))
+        .fetch_all(&self.reader)
+        .await?;
+        let mut messages: Vec<Message> = rows.into_iter().map(Message::from).collect();
+        if newest_first {
+            messages.reverse();
+        }
+        Ok(messages)
+    }
+
+    async fn last_message_id(&self, room: RoomId) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT last_seq FROM rooms WHERE id = ?")
+                .bind(room.to_string())
+                .fetch_one(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn gif(&self, id: &GifId) -> StoreResult<Option<Bytes>> {
+        let data: Option<Vec<u8>> = sqlx::query_scalar("SELECT data FROM gifs WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(data.map(Bytes::from))
+    }
+}

@@ -1,0 +1,26 @@
+//! GIF uploads and serving. Uploads are checked to really be GIFs (`gif_check`), stored in the
+//! database by content hash, and served with caching headers from any instance.
+
+mod gif_check;
+mod handlers;
+
+use axum::{
+    extract::DefaultBodyLimit,
+    routing::{get, post},
+    Router,
+};
+
+pub use gif_check::{inspect, GifLimits, GifRejection};
+
+use crate::state::AppState;
+
+pub fn router(max_upload_bytes: usize) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/rooms/{id}/gifs",
+            // Room for the multipart framing around the file; the file itself is counted
+            // exactly in the handler.
+            post(handlers::create_gif).layer(DefaultBodyLimit::max(max_upload_bytes + 64 * 1024)),
+        )
+        .route("/gifs/{file}", get(handlers::get_gif))
+}
