@@ -29,7 +29,6 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use axum::{
-    extract::DefaultBodyLimit,
     middleware,
     routing::{any, get},
     Router,
@@ -119,13 +118,14 @@ impl Application {
 
 fn router(state: AppState) -> Router {
     let static_dir = &state.config.static_dir;
-    let api = Router::new()
+    let json_api = Router::new()
         .merge(identity::router())
         .merge(rooms::router())
         .merge(chat::router())
-        .merge(uploads::router(state.config.max_upload_bytes))
         .merge(streams::router())
-        .merge(meta::router())
+        .merge(meta::router());
+    let api = web::limit_body(json_api, JSON_BODY_LIMIT)
+        .merge(uploads::router(state.config.max_upload_bytes))
         .route("/api/{*rest}", any(web::api_not_found))
         .method_not_allowed_fallback(web::method_not_allowed);
     let pages = Router::new()
@@ -138,8 +138,7 @@ fn router(state: AppState) -> Router {
             identity::identify,
         ))
         .layer(middleware::from_fn(web::reject_cross_site_writes))
-        .layer(middleware::from_fn(error::log_internal_errors))
-        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
+        .layer(middleware::from_fn(error::log_internal_errors));
     web::with_security_headers(app)
         .layer(telemetry::trace_layer())
         .route(

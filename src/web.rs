@@ -2,10 +2,11 @@
 //! the static front-end.
 
 use axum::{
-    extract::Request,
+    extract::{DefaultBodyLimit, Request},
     http::{header, HeaderValue, Method, StatusCode},
-    middleware::Next,
+    middleware::{self, Next},
     response::{IntoResponse, Response},
+    Router,
 };
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -75,4 +76,29 @@ pub async fn api_not_found() -> ApiError {
 pub async fn method_not_allowed() -> Response {
     let body = serde_json::json!({ "error": "method_not_allowed", "message": "this endpoint does not accept that method" });
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}
+
+/// Caps request bodies of every route in `router` at `max` bytes. A body that declares a
+/// larger `Content-Length` is refused before a byte of it is read, so a client that sent
+/// `Expect: 100-continue` (curl does for large bodies) gets the 413 instead of uploading
+/// megabytes only to have the connection cut; bodies without a length stop at `max`.
+pub fn limit_body<S: Clone + Send + Sync + 'static>(router: Router<S>, max: usize) -> Router<S> {
+    router
+        .layer(DefaultBodyLimit::max(max))
+        .layer(middleware::from_fn(
+            move |request: Request, next: Next| async move {
+                let declared = request
+                    .headers()
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                if declared.is_some_and(|length| length > max as u64) {
+                    return ApiError::TooLarge(format!(
+                        "the request body is larger than {max} bytes"
+                    ))
+                    .into_response();
+                }
+                next.run(request).await
+            },
+        ))
 }

@@ -1,12 +1,12 @@
 //! Rooms and the validated input that creates one.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{trimmed_within, Invalid, RoomId, User};
 
 /// A room as the API shows it. The password hash never leaves storage.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Room {
     pub id: RoomId,
     pub title: String,

@@ -86,6 +86,9 @@ async fn read_gif_field(
         let mut bytes = BytesMut::new();
         while let Some(chunk) = field.chunk().await.map_err(malformed)? {
             if bytes.len() + chunk.len() > max_bytes {
+                // Read the (bounded) rest before answering: a server that stops reading
+                // mid-body makes most clients see a reset connection instead of our 413.
+                while let Ok(Some(_)) = field.chunk().await {}
                 return Err(too_large());
             }
             bytes.extend_from_slice(&chunk);

@@ -5,7 +5,6 @@ mod gif_check;
 mod handlers;
 
 use axum::{
-    extract::DefaultBodyLimit,
     routing::{get, post},
     Router,
 };
@@ -15,12 +14,9 @@ pub use gif_check::{inspect, GifLimits, GifRejection};
 use crate::state::AppState;
 
 pub fn router(max_upload_bytes: usize) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/rooms/{id}/gifs",
-            // Room for the multipart framing around the file; the file itself is counted
-            // exactly in the handler.
-            post(handlers::create_gif).layer(DefaultBodyLimit::max(max_upload_bytes + 64 * 1024)),
-        )
+    let uploads = Router::new().route("/api/rooms/{id}/gifs", post(handlers::create_gif));
+    // Room for the multipart framing around the file; the file itself is counted exactly in
+    // the handler.
+    crate::web::limit_body(uploads, max_upload_bytes + 64 * 1024)
         .route("/gifs/{file}", get(handlers::get_gif))
 }

@@ -1,0 +1,272 @@
+// The lobby: who you are, a form to create a room, and the live list of rooms.
+
+import {
+  ApiError, LiveStream, api, clearError, enterRoom, h, installGlobalErrorHandler,
+  readableColor, renderIdentity, showError,
+} from '/api.js';
+
+const roomList = document.getElementById('rooms');
+const emptyState = document.getElementById('rooms-empty');
+const roomCount = document.getElementById('room-count');
+const roomsError = document.getElementById('rooms-error');
+
+/** Room id → latest Room object. The rows read from here, so their handlers never go stale. */
+const rooms = new Map();
+/** Room id → its <li>. Rows are updated in place so a focused Enter button keeps focus. */
+const rows = new Map();
+/** Set once the stream delivered a full list; after that, GET /api/rooms is stale news. */
+let haveSnapshot = false;
+
+installGlobalErrorHandler(document.getElementById('page-error'));
+start();
+
+async function start() {
+  // Identity first: a first-time visitor gets the session cookie from this answer, and
+  // parallel requests without a cookie would each be handed a different identity.
+  const me = await loadMe();
+  setUpNicknameForm(me);
+  setUpCreateForm();
+
+  const lobby = new LiveStream({
+    url: () => '/api/lobby/events',
+    events: {
+      rooms: (data) => replaceRooms(data.rooms),
+      'room-created': upsertRoom,
+      'room-updated': upsertRoom,
+      'room-deleted': (data) => removeRoom(data.id),
+    },
+  });
+  lobby.open();
+  loadRoomsOnce();
+}
+
+async function loadMe() {
+  try {
+    const me = await api('/api/me');
+    renderIdentity(me);
+    return me;
+  } catch (error) {
+    showError(document.getElementById('page-error'), error);
+    return null;
+  }
+}
+
+/** A plain GET so the list shows even if the stream is slow or blocked by a proxy. */
+async function loadRoomsOnce() {
+  try {
+    const data = await api('/api/rooms');
+    if (!haveSnapshot) replaceRooms(data.rooms);
+  } catch (error) {
+    if (!haveSnapshot) {
+      showError(roomsError, error);
+      updateEmptyState();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Nickname
+// ---------------------------------------------------------------------------
+
+function setUpNicknameForm(me) {
+  const form = document.getElementById('nickname-form');
+  const input = form.elements.namedItem('name');
+  const error = document.getElementById('nickname-error');
+  const status = document.getElementById('nickname-status');
+  const button = form.querySelector('[type="submit"]');
+  if (me) input.value = me.name;
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearError(error);
+    status.textContent = '';
+    input.removeAttribute('aria-invalid');
+    button.disabled = true;
+    try {
+      const updated = await api('/api/me', { method: 'PATCH', body: { name: input.value } });
+      renderIdentity(updated);
+      input.value = updated.name;
+      status.textContent = 'Saved.';
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 422) input.setAttribute('aria-invalid', 'true');
+      showError(error, err);
+      input.focus();
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Create a room
+// ---------------------------------------------------------------------------
+
+/** Which input an API validation code points at, so it can be marked and focused. */
+const FIELD_FOR_CODE = {
+  invalid_title: 'title',
+  invalid_max: 'max',
+  invalid_password: 'password',
+};
+
+function setUpCreateForm() {
+  const form = document.getElementById('create-room');
+  const error = document.getElementById('create-error');
+  const button = form.querySelector('[type="submit"]');
+  const field = (name) => form.elements.namedItem(name);
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearError(error);
+    for (const name of Object.values(FIELD_FOR_CODE)) field(name).removeAttribute('aria-invalid');
+
+    const body = { title: field('title').value };
+    const max = field('max').value.trim();
+    if (max !== '') {
+      // Validation is left to the API so there is one source of truth, except that a
+      // non-number cannot even be sent as JSON integer.
+      const number = Number(max);
+      if (!Number.isInteger(number)) {
+        markInvalid(field('max'), error, 'Max members must be a whole number.');
+        return;
+      }
+      body.max = number;
+    } else if (field('max').validity.badInput) {
+      markInvalid(field('max'), error, 'Max members must be a whole number.');
+      return;
+    }
+    if (field('password').value !== '') body.password = field('password').value;
+
+    button.disabled = true;
+    try {
+      const room = await api('/api/rooms', { method: 'POST', body });
+      // The creator already holds a seat, so go straight in.
+      window.location.assign(`/rooms/${encodeURIComponent(room.id)}`);
+    } catch (err) {
+      const name = err instanceof ApiError ? FIELD_FOR_CODE[err.code] : undefined;
+      if (name) markInvalid(field(name), error, err);
+      else showError(error, err);
+      button.disabled = false;
+    }
+  });
+}
+
+function markInvalid(input, errorElement, error) {
+  input.setAttribute('aria-invalid', 'true');
+  showError(errorElement, error);
+  input.focus();
+}
+
+// ---------------------------------------------------------------------------
+// Room list
+// ---------------------------------------------------------------------------
+
+/** The `rooms` event is the whole truth (sent on connect and after lag): replace everything. */
+function replaceRooms(list) {
+  haveSnapshot = true;
+  clearError(roomsError);
+  const incoming = new Set(list.map((room) => room.id));
+  for (const id of [...rooms.keys()]) {
+    if (!incoming.has(id)) removeRoom(id);
+  }
+  for (const room of list) upsertRoom(room);
+  updateEmptyState();
+}
+
+function upsertRoom(room) {
+  rooms.set(room.id, room);
+  let row = rows.get(room.id);
+  if (!row) {
+    row = createRow(room.id);
+    rows.set(room.id, row);
+    insertInOrder(row, room);
+  }
+  updateRow(row, room);
+  updateEmptyState();
+}
+
+function removeRoom(id) {
+  rooms.delete(id);
+  const row = rows.get(id);
+  if (row) row.remove();
+  rows.delete(id);
+  updateEmptyState();
+}
+
+/** Newest first. Existing rows never move (created_at does not change), new ones slot in. */
+function insertInOrder(row, room) {
+  const created = Date.parse(room.created_at) || 0;
+  for (const other of roomList.children) {
+    const otherRoom = rooms.get(other.dataset.roomId);
+    if (otherRoom && (Date.parse(otherRoom.created_at) || 0) < created) {
+      roomList.insertBefore(row, other);
+      return;
+    }
+  }
+  roomList.append(row);
+}
+
+function createRow(id) {
+  const lock = h('span', { class: 'room-lock', role: 'img', 'aria-label': 'Locked', title: 'Locked: a password is needed' }, '🔒');
+  const owner = h('span', { class: 'room-owner' });
+  const enter = h('button', { type: 'button', class: 'button primary room-enter' }, 'Enter');
+  enter.addEventListener('click', () => onEnter(id, enter));
+
+  return h('li', { class: 'room', 'data-room-id': id },
+    h('div', { class: 'room-info' },
+      h('div', { class: 'room-name-line' }, h('span', { class: 'room-title' }), lock),
+      h('div', { class: 'room-owner-line' }, 'by ', owner)),
+    h('div', { class: 'room-capacity' },
+      h('span', { class: 'room-members' }),
+      h('span', { class: 'visually-hidden' }, ' members'),
+      h('span', { class: 'room-full-badge', text: 'Full' })),
+    enter);
+}
+
+function updateRow(row, room) {
+  row.querySelector('.room-title').textContent = room.title;
+  row.querySelector('.room-lock').hidden = !room.locked;
+  row.dataset.locked = String(room.locked);
+  const owner = row.querySelector('.room-owner');
+  owner.textContent = room.owner?.name ?? 'unknown';
+  owner.style.color = readableColor(room.owner?.color);
+  row.querySelector('.room-members').textContent = `${room.members}/${room.max}`;
+  const full = room.members >= room.max;
+  row.classList.toggle('is-full', full);
+  row.querySelector('.room-full-badge').hidden = !full;
+  row.querySelector('.room-enter').setAttribute('aria-label', `Enter ${room.title}`);
+}
+
+function updateEmptyState() {
+  const count = rooms.size;
+  if (count === 0) {
+    emptyState.textContent = haveSnapshot ? 'No rooms yet. Create the first one!' : 'Loading rooms…';
+  }
+  emptyState.hidden = count > 0;
+  roomCount.textContent = count > 0 ? String(count) : '';
+}
+
+// ---------------------------------------------------------------------------
+// Entering a room
+// ---------------------------------------------------------------------------
+
+/**
+ * Joins before navigating so "room full" or a wrong password is shown right here, where
+ * the person can pick another room, rather than on a dead-end page.
+ */
+async function onEnter(id, button) {
+  const room = rooms.get(id);
+  clearError(roomsError);
+  button.disabled = true;
+  try {
+    const joined = await enterRoom(id, room?.title);
+    if (joined) {
+      window.location.assign(`/rooms/${encodeURIComponent(id)}`);
+      return;
+    }
+  } catch (error) {
+    showError(roomsError, error);
+    if (error instanceof ApiError && error.code === 'room_not_found') removeRoom(id);
+  }
+  button.disabled = false;
+  if (button.isConnected) button.focus();
+}

@@ -1,0 +1,370 @@
+//! `spawn_app` and a small client with one method per endpoint.
+
+use std::{pin::Pin, time::Duration};
+
+use eventsource_stream::{Event, Eventsource};
+use futures_util::{Stream, StreamExt};
+use gif_chat::{state::AppState, Application, Config};
+use reqwest::{header, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+/// Longest any single wait in a test may take; a stuck stream fails instead of hanging.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares each listed `async fn name(backend: Backend)` as a test on both backends.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::helpers::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::helpers::Backend::Postgres).await } )*
+        }
+    };
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    sqlite_file: Option<std::path::PathBuf>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(file) = &self.sqlite_file {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
+        }
+    }
+}
+
+fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        gif_chat::telemetry::init();
+    }
+}
+
+/// A fresh PostgreSQL database for one test. Fails loudly (never skips) when the server
+/// cannot be reached: a suite that silently ran on SQLite alone would prove nothing.
+async fn fresh_postgres_database() -> String {
+    use sqlx::Connection;
+    let admin_url = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .unwrap_or_else(|err| {
+            panic!("PostgreSQL must be reachable at {admin_url} for the postgres tests: {err}")
+        });
+    let name = format!("gifchat_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("database URL ends with /dbname");
+    format!("{base}/{name}")
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
+    init_logs();
+    let mut config = Config::defaults();
+    let mut sqlite_file = None;
+    config.database_url = match backend {
+        Backend::Postgres => fresh_postgres_database().await,
+        Backend::Sqlite => {
+            let file = std::env::temp_dir()
+                .join(format!("gifchat-test-{}.db", uuid::Uuid::new_v4().simple()));
+            let url = format!("sqlite://{}", file.display());
+            sqlite_file = Some(file);
+            url
+        }
+    };
+    config.static_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/static").into();
+    config.reap_interval = Duration::from_millis(100);
+    configure(&mut config);
+    let app = Application::build(config).await.expect("app builds");
+    let state = app.state().clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(app.serve(listener, async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        state,
+        shutdown: Some(tx),
+        sqlite_file,
+    }
+}
+
+impl TestApp {
+    /// A new browser: its own cookie jar, so its own identity.
+    pub fn client(&self) -> Client {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        Client {
+            http,
+            base: self.address.clone(),
+        }
+    }
+
+    /// Creates a room as a new user and returns (owner, room JSON).
+    pub async fn room_with_owner(&self, body: Value) -> (Client, Value) {
+        let owner = self.client();
+        let response = owner.create_room(body).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let room = response.json().await.unwrap();
+        (owner, room)
+    }
+}
+
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+pub fn id_of(value: &Value) -> String {
+    value["id"].as_str().expect("an id").to_owned()
+}
+
+impl Client {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn me(&self) -> Value {
+        self.get("/api/me").await.json().await.unwrap()
+    }
+
+    pub async fn create_room(&self, body: Value) -> reqwest::Response {
+        self.post_json("/api/rooms", body).await
+    }
+
+    pub async fn join(&self, room: &str, body: Value) -> reqwest::Response {
+        self.post_json(&format!("/api/rooms/{room}/join"), body)
+            .await
+    }
+
+    /// Joins an open room, asserting success.
+    pub async fn join_ok(&self, room: &str) {
+        let response = self.join(room, json!({})).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{}",
+            response.text().await.unwrap()
+        );
+    }
+
+    pub async fn say(&self, room: &str, text: &str) -> reqwest::Response {
+        self.post_json(
+            &format!("/api/rooms/{room}/messages"),
+            json!({ "text": text }),
+        )
+        .await
+    }
+
+    /// Posts a chat, asserting 201, and returns the stored message.
+    pub async fn say_ok(&self, room: &str, text: &str) -> Value {
+        let response = self.say(room, text).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "{}",
+            response.text().await.unwrap()
+        );
+        response.json().await.unwrap()
+    }
+
+    pub async fn upload(
+        &self,
+        room: &str,
+        field: &str,
+        bytes: Vec<u8>,
+        file_name: &str,
+    ) -> reqwest::Response {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(file_name.to_owned())
+            .mime_str("image/gif")
+            .unwrap();
+        let form = reqwest::multipart::Form::new().part(field.to_owned(), part);
+        self.http
+            .post(self.url(&format!("/api/rooms/{room}/gifs")))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn messages(&self, room: &str, query: &str) -> Vec<Value> {
+        let response = self
+            .get(&format!("/api/rooms/{room}/messages{query}"))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        body["messages"].as_array().unwrap().clone()
+    }
+
+    pub async fn open_stream(
+        &self,
+        path: &str,
+        last_event_id: Option<i64>,
+    ) -> Result<EventStream, reqwest::Response> {
+        let mut request = self
+            .http
+            .get(self.url(path))
+            .header(header::ACCEPT, "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        let response = request.send().await.unwrap();
+        if response.status() != StatusCode::OK {
+            return Err(response);
+        }
+        Ok(EventStream {
+            events: Box::pin(response.bytes_stream().eventsource()),
+        })
+    }
+
+    /// Opens a room stream, asserting success.
+    pub async fn room_events(&self, room: &str, last_event_id: Option<i64>) -> EventStream {
+        match self
+            .open_stream(&format!("/api/rooms/{room}/events"), last_event_id)
+            .await
+        {
+            Ok(stream) => stream,
+            Err(response) => panic!(
+                "stream refused: {} {}",
+                response.status(),
+                response.text().await.unwrap()
+            ),
+        }
+    }
+
+    pub async fn lobby_events(&self) -> EventStream {
+        self.open_stream("/api/lobby/events", None)
+            .await
+            .map_err(|r| r.status())
+            .expect("lobby stream opens")
+    }
+}
+
+type SseItem = Result<Event, eventsource_stream::EventStreamError<reqwest::Error>>;
+
+pub struct EventStream {
+    events: Pin<Box<dyn Stream<Item = SseItem> + Send>>,
+}
+
+impl EventStream {
+    /// The next event, or `None` when the server ended the stream. Panics after [`WAIT`].
+    pub async fn next(&mut self) -> Option<Event> {
+        match tokio::time::timeout(WAIT, self.events.next()).await {
+            Ok(Some(Ok(event))) => Some(event),
+            Ok(Some(Err(err))) => panic!("stream error: {err}"),
+            Ok(None) => None,
+            Err(_) => panic!("no event within {WAIT:?}"),
+        }
+    }
+
+    pub async fn next_event(&mut self) -> Event {
+        self.next().await.expect("the stream ended early")
+    }
+
+    /// The next event with this name, skipping others.
+    pub async fn next_named(&mut self, name: &str) -> Event {
+        loop {
+            let event = self.next_event().await;
+            if event.event == name {
+                return event;
+            }
+        }
+    }
+
+    /// The next `chat`/`gif`/`system` messages' data, skipping other events.
+    pub async fn next_messages(&mut self, count: usize) -> Vec<Value> {
+        let mut messages = Vec::with_capacity(count);
+        while messages.len() < count {
+            let event = self.next_event().await;
+            if matches!(event.event.as_str(), "chat" | "gif" | "system") {
+                let data: Value = serde_json::from_str(&event.data).unwrap();
+                assert_eq!(
+                    event.id,
+                    data["id"].to_string(),
+                    "the SSE id is the message id"
+                );
+                messages.push(data);
+            }
+        }
+        messages
+    }
+}
+
+/// A real GIF made with the `gif` encoder: `frames` frames of `w`×`h`.
+pub fn make_gif(w: u16, h: u16, frames: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let palette = [0, 0, 0, 255, 0, 0, 0, 255, 0, 255, 255, 255];
+        let mut encoder = gif::Encoder::new(&mut out, w, h, &palette).unwrap();
+        for i in 0..frames {
+            let pixels: Vec<u8> = (0..usize::from(w) * usize::from(h))
+                .map(|p| ((p / 3 + i) % 4) as u8)
+                .collect();
+            let frame = gif::Frame {
+                width: w,
+                height: h,
+                buffer: pixels.into(),
+                ..Default::default()
+            };
+            encoder.write_frame(&frame).unwrap();
+        }
+    }
+    out
+}
+
+/// Texts of the messages, for compact assertions.
+pub fn texts(messages: &[Value]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+pub fn ids(messages: &[Value]) -> Vec<i64> {
+    messages.iter().map(|m| m["id"].as_i64().unwrap()).collect()
+}

@@ -1,0 +1,12 @@
+//! The integration suite: every test starts the real app on a random port, on a fresh
+//! database, and talks to it over HTTP and SSE like a browser or curl would. Each scenario
+//! runs on both backends (`sqlite::…` and `postgres::…`). Set `TEST_LOG=1` to see server logs.
+
+mod helpers;
+
+mod bad_input;
+mod gifs;
+mod identity;
+mod meta;
+mod rooms;
+mod streams;

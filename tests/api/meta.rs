@@ -1,0 +1,141 @@
+//! Health, readiness, and the OpenAPI document against the real router.
+
+use std::collections::BTreeSet;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{spawn_app, Backend};
+
+crate::on_both_backends!(
+    health_and_readiness_answer,
+    every_documented_operation_is_routed
+);
+
+async fn health_and_readiness_answer(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app.client();
+    assert_eq!(
+        client.get("/healthz").await.json::<Value>().await.unwrap()["status"],
+        "ok"
+    );
+    assert_eq!(
+        client.get("/readyz").await.json::<Value>().await.unwrap()["status"],
+        "ready"
+    );
+    let doc = client.get("/openapi.yaml").await;
+    assert_eq!(doc.status(), StatusCode::OK);
+    assert_eq!(doc.text().await.unwrap(), gif_chat::OPENAPI_YAML);
+}
+
+fn document() -> serde_yaml::Value {
+    serde_yaml::from_str(gif_chat::OPENAPI_YAML).expect("openapi.yaml is YAML")
+}
+
+/// Every (method, path) the document lists, with `{param}` placeholders.
+fn documented_operations() -> BTreeSet<(String, String)> {
+    let doc = document();
+    let mut operations = BTreeSet::new();
+    for (path, item) in doc["paths"].as_mapping().expect("paths") {
+        for method in ["get", "post", "patch", "put", "delete"] {
+            if item.get(method).is_some() {
+                operations.insert((method.to_uppercase(), path.as_str().unwrap().to_owned()));
+            }
+        }
+    }
+    operations
+}
+
+/// Sends a request to each documented operation and checks the router has a handler for it:
+/// never the API's "no such endpoint" 404, never a 405.
+async fn every_documented_operation_is_routed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app.client();
+    let room = uuid::Uuid::new_v4().to_string();
+    for (method, path) in documented_operations() {
+        let url = path
+            .replace("{id}", &room)
+            .replace("{file}", &format!("{}.gif", "a".repeat(64)));
+        let request = client
+            .http
+            .request(method.parse().unwrap(), client.url(&url))
+            .header("content-type", "application/json")
+            .body("{}");
+        let response = tokio::time::timeout(std::time::Duration::from_secs(5), request.send())
+            .await
+            .expect("answers")
+            .unwrap();
+        assert_ne!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        if response.status() == StatusCode::NOT_FOUND {
+            let body: Value = response.json().await.unwrap();
+            assert_ne!(
+                body["message"], "there is no such endpoint",
+                "{method} {path} is documented but not routed"
+            );
+        }
+    }
+}
+
+/// Every route registered in `src/` appears in the document with the same methods.
+#[test]
+fn every_route_in_the_source_is_documented() {
+    let documented = documented_operations();
+    let mut routed = BTreeSet::new();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = vec![src];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).unwrap();
+        for call in source.split(".route(").skip(1) {
+            let Some(route) = call.split('"').nth(1) else {
+                continue;
+            };
+            // Front-end pages and the API's catch-all are not part of the API contract.
+            if ["/rooms/{id}", "/favicon.ico", "/api/{*rest}"].contains(&route) {
+                continue;
+            }
+            let call = call.split(".route(").next().unwrap();
+            for method in ["get", "post", "patch", "put", "delete"] {
+                if call.contains(&format!("{method}(")) {
+                    routed.insert((method.to_uppercase(), route.to_owned()));
+                }
+            }
+        }
+    }
+    assert!(routed.len() >= 10, "found the routes: {routed:?}");
+    let undocumented: Vec<_> = routed.difference(&documented).collect();
+    assert!(
+        undocumented.is_empty(),
+        "routes missing from openapi.yaml: {undocumented:?}"
+    );
+    let unrouted: Vec<_> = documented.difference(&routed).collect();
+    assert!(
+        unrouted.is_empty(),
+        "documented but not in the source: {unrouted:?}"
+    );
+}
+
+/// The document's examples of rooms, messages and users parse as the server's own types.
+#[test]
+fn schema_examples_parse_as_the_servers_types() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    let example = |name: &str| -> serde_json::Value {
+        let yaml = schemas[name]
+            .get("example")
+            .unwrap_or_else(|| panic!("{name} has an example"))
+            .clone();
+        serde_json::to_value(yaml).unwrap()
+    };
+    serde_json::from_value::<gif_chat::domain::User>(example("User")).expect("User example");
+    serde_json::from_value::<gif_chat::domain::Room>(example("Room")).expect("Room example");
+    serde_json::from_value::<gif_chat::domain::Message>(example("Message"))
+        .expect("Message example");
+}

@@ -1,0 +1,337 @@
+//! Room and lobby streams: live delivery, resume, lag, ordering, deletion.
+
+use std::time::Duration;
+
+use gif_chat::domain::{MessageText, NewMessage, NewMessageBody, RoomId, User, UserId};
+use serde_json::json;
+
+use crate::helpers::{id_of, ids, spawn_app, spawn_app_with, texts, Backend};
+
+crate::on_both_backends!(
+    two_subscribers_receive_the_same_chat,
+    a_reconnect_with_last_event_id_receives_exactly_the_missed_messages,
+    after_query_resumes_like_last_event_id_and_the_header_wins,
+    a_lagged_subscriber_loses_nothing,
+    events_published_out_of_order_arrive_in_order,
+    a_stream_without_resume_point_starts_live,
+    a_resume_point_from_the_future_gets_resync,
+    deleting_a_room_ends_its_streams_and_tells_the_lobby,
+    the_lobby_sees_rooms_appear_and_member_counts_change,
+    a_reload_within_the_grace_period_announces_nothing,
+    the_last_member_leaving_deletes_the_room_after_the_grace_period,
+    sse_responses_have_streaming_headers,
+);
+
+async fn two_subscribers_receive_the_same_chat(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "pair" })).await;
+    let room = id_of(&room);
+    let bob = app.client();
+    let mut alice_events = alice.room_events(&room, None).await;
+    let mut bob_events = bob.room_events(&room, None).await;
+
+    let sent = alice.say_ok(&room, "hello, both").await;
+
+    // Bob's arrival is announced to Alice first, then the chat reaches both.
+    let alice_seen = alice_events.next_messages(2).await;
+    assert_eq!(alice_seen[0]["kind"], "system");
+    assert_eq!(alice_seen[1], sent);
+    assert_eq!(bob_events.next_messages(1).await, vec![sent.clone()]);
+    assert_eq!(sent["user"], alice.me().await);
+}
+
+async fn a_reconnect_with_last_event_id_receives_exactly_the_missed_messages(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "resume" })).await;
+    let room = id_of(&room);
+    let mut events = alice.room_events(&room, None).await;
+    let first = alice.say_ok(&room, "one").await;
+    assert_eq!(events.next_messages(1).await, vec![first.clone()]);
+    drop(events);
+
+    let mut missed = Vec::new();
+    for text in ["two", "three", "four"] {
+        missed.push(alice.say_ok(&room, text).await);
+    }
+    let mut resumed = alice.room_events(&room, first["id"].as_i64()).await;
+    assert_eq!(resumed.next_messages(3).await, missed);
+    let live = alice.say_ok(&room, "five").await;
+    assert_eq!(
+        resumed.next_messages(1).await,
+        vec![live],
+        "live events follow the replay with no duplicates"
+    );
+}
+
+async fn after_query_resumes_like_last_event_id_and_the_header_wins(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "after" })).await;
+    let room = id_of(&room);
+    for text in ["a", "b", "c"] {
+        alice.say_ok(&room, text).await;
+    }
+    // Message 1 is the owner's "joined"; a, b, c are 2, 3, 4.
+    let mut by_query = alice
+        .open_stream(&format!("/api/rooms/{room}/events?after=2"), None)
+        .await
+        .ok()
+        .unwrap();
+    assert_eq!(texts(&by_query.next_messages(2).await), ["b", "c"]);
+    let mut both = alice
+        .open_stream(&format!("/api/rooms/{room}/events?after=1"), Some(3))
+        .await
+        .ok()
+        .unwrap();
+    assert_eq!(texts(&both.next_messages(1).await), ["c"]);
+}
+
+async fn a_lagged_subscriber_loses_nothing(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.room_channel_capacity = 2).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "lag" })).await;
+    let room_id = id_of(&room);
+    let mut events = alice.room_events(&room_id, None).await;
+
+    // Store 30 messages, then publish them in one synchronous burst: with room for 2 events
+    // in the channel, the subscriber's task cannot run in between and must lag.
+    let room = RoomId::parse(&room_id).unwrap();
+    let author = User::new(UserId::random(), Some("burst"));
+    let mut stored = Vec::new();
+    for i in 0..30 {
+        let body = NewMessageBody::Chat(MessageText::parse(&format!("m{i}"), 100).unwrap());
+        stored.push(
+            app.state
+                .store
+                .append_message(NewMessage {
+                    room,
+                    author: author.clone(),
+                    body,
+                })
+                .await
+                .unwrap(),
+        );
+    }
+    for message in &stored {
+        app.state.hub.publish_message(message);
+    }
+
+    let received = events.next_messages(30).await;
+    assert_eq!(
+        texts(&received),
+        (0..30).map(|i| format!("m{i}")).collect::<Vec<_>>()
+    );
+    let expected: Vec<i64> = stored.iter().map(|m| m.id).collect();
+    assert_eq!(ids(&received), expected);
+}
+
+async fn events_published_out_of_order_arrive_in_order(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "order" })).await;
+    let room_id = id_of(&room);
+    let mut events = alice.room_events(&room_id, None).await;
+    let room = RoomId::parse(&room_id).unwrap();
+    let author = User::new(UserId::random(), None);
+    let mut stored = Vec::new();
+    for text in ["first", "second"] {
+        let body = NewMessageBody::Chat(MessageText::parse(text, 100).unwrap());
+        stored.push(
+            app.state
+                .store
+                .append_message(NewMessage {
+                    room,
+                    author: author.clone(),
+                    body,
+                })
+                .await
+                .unwrap(),
+        );
+    }
+    // Two writers committed in order but the second published first.
+    app.state.hub.publish_message(&stored[1]);
+    app.state.hub.publish_message(&stored[0]);
+
+    assert_eq!(texts(&events.next_messages(2).await), ["first", "second"]);
+    let next = alice.say_ok(&room_id, "third").await;
+    assert_eq!(
+        events.next_messages(1).await,
+        vec![next],
+        "no duplicate of the late publish"
+    );
+}
+
+async fn a_stream_without_resume_point_starts_live(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "live" })).await;
+    let room = id_of(&room);
+    alice.say_ok(&room, "old").await;
+    let mut events = alice.room_events(&room, None).await;
+    alice.say_ok(&room, "new").await;
+    assert_eq!(texts(&events.next_messages(1).await), ["new"]);
+}
+
+async fn a_resume_point_from_the_future_gets_resync(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "future" })).await;
+    let room = id_of(&room);
+    let mut events = alice.room_events(&room, Some(999)).await;
+    let resync = events.next_named("resync").await;
+    let data: serde_json::Value = serde_json::from_str(&resync.data).unwrap();
+    assert_eq!(data["last_id"], 1);
+    alice.say_ok(&room, "after resync").await;
+    assert_eq!(texts(&events.next_messages(1).await), ["after resync"]);
+}
+
+async fn deleting_a_room_ends_its_streams_and_tells_the_lobby(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "doomed" })).await;
+    let room = id_of(&room);
+    let bob = app.client();
+    let mut room_events = bob.room_events(&room, None).await;
+    let mut lobby = app.client().lobby_events().await;
+    lobby.next_named("rooms").await;
+
+    let response = alice
+        .http
+        .delete(alice.url(&format!("/api/rooms/{room}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+
+    let deleted = room_events.next_named("room-deleted").await;
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&deleted.data).unwrap()["id"],
+        room.as_str()
+    );
+    assert!(
+        room_events.next().await.is_none(),
+        "the room stream ends after room-deleted"
+    );
+    let lobby_deleted = lobby.next_named("room-deleted").await;
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&lobby_deleted.data).unwrap()["id"],
+        room.as_str()
+    );
+    assert_eq!(alice.get(&format!("/api/rooms/{room}")).await.status(), 404);
+}
+
+async fn the_lobby_sees_rooms_appear_and_member_counts_change(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let watcher = app.client();
+    let mut lobby = watcher.lobby_events().await;
+    let initial = lobby.next_named("rooms").await;
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&initial.data).unwrap(),
+        json!({ "rooms": [] })
+    );
+
+    let (_alice, room) = app
+        .room_with_owner(json!({ "title": "visible", "password": "secret" }))
+        .await;
+    let created: serde_json::Value =
+        serde_json::from_str(&lobby.next_named("room-created").await.data).unwrap();
+    assert_eq!(created, room);
+    assert_eq!(created["members"], 1);
+    assert!(created.get("password").is_none() && created.get("password_hash").is_none());
+
+    let bob = app.client();
+    assert_eq!(
+        bob.join(&id_of(&room), json!({ "password": "secret" }))
+            .await
+            .status(),
+        200
+    );
+    let updated: serde_json::Value =
+        serde_json::from_str(&lobby.next_named("room-updated").await.data).unwrap();
+    assert_eq!(updated["id"], room["id"]);
+    assert_eq!(updated["members"], 2);
+}
+
+async fn a_reload_within_the_grace_period_announces_nothing(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.presence_grace = Duration::from_secs(2)).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "reload" })).await;
+    let room = id_of(&room);
+    let bob = app.client();
+    let mut alice_events = alice.room_events(&room, None).await;
+    let bob_first = bob.room_events(&room, None).await;
+    let joined = alice_events.next_messages(1).await;
+    assert_eq!(joined[0]["kind"], "system");
+    // Bob has two tabs, closes one and reloads it: still one member, no leave, no re-join.
+    let bob_second = bob.room_events(&room, None).await;
+    drop(bob_first);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(bob_second);
+    let _bob_reloaded = bob.room_events(&room, None).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await; // past the grace period
+    let said = alice.say_ok(&room, "still here?").await;
+    assert_eq!(
+        alice_events.next_messages(1).await,
+        vec![said],
+        "no join or leave was announced"
+    );
+    let room_now: serde_json::Value = alice
+        .get(&format!("/api/rooms/{room}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(room_now["members"], 2);
+}
+
+async fn the_last_member_leaving_deletes_the_room_after_the_grace_period(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.presence_grace = Duration::from_millis(500)).await;
+    let mut lobby = app.client().lobby_events().await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "brief" })).await;
+    let room = id_of(&room);
+    let bob = app.client();
+    let alice_stream = alice.room_events(&room, None).await;
+    let mut bob_events = bob.room_events(&room, None).await;
+
+    drop(alice_stream);
+    let left = bob_events.next_messages(1).await;
+    assert_eq!(left[0]["kind"], "system");
+    assert_eq!(left[0]["user"]["id"], alice.me().await["id"]);
+    assert!(left[0]["text"].as_str().unwrap().contains("left"));
+
+    drop(bob_events);
+    let deleted = lobby.next_named("room-deleted").await;
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&deleted.data).unwrap()["id"],
+        room.as_str()
+    );
+    assert_eq!(bob.get(&format!("/api/rooms/{room}")).await.status(), 404);
+}
+
+async fn sse_responses_have_streaming_headers(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "headers" })).await;
+    for path in [
+        format!("/api/rooms/{}/events", id_of(&room)),
+        "/api/lobby/events".to_owned(),
+    ] {
+        let response = alice
+            .http
+            .get(alice.url(&path))
+            .header("accept-encoding", "gzip, br")
+            .send()
+            .await
+            .unwrap();
+        let headers = response.headers();
+        assert_eq!(headers["content-type"], "text/event-stream");
+        assert_eq!(headers["cache-control"], "no-cache");
+        assert_eq!(headers["x-accel-buffering"], "no");
+        assert!(
+            headers.get("content-encoding").is_none(),
+            "event streams are never compressed"
+        );
+        let mut body = response.bytes_stream();
+        let first = tokio::time::timeout(
+            crate::helpers::WAIT,
+            futures_util::StreamExt::next(&mut body),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+        assert!(first.starts_with(b"retry: "), "{first:?}");
+    }
+}
