@@ -37,6 +37,7 @@ pub struct TestApp {
     pub address: String,
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     sqlite_file: Option<std::path::PathBuf>,
 }
 
@@ -107,18 +108,33 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(app.serve(listener, async move {
+    let server = tokio::spawn(app.serve(listener, async move {
         let _ = rx.await;
     }));
     TestApp {
         address,
         state,
         shutdown: Some(tx),
+        server: Some(server),
         sqlite_file,
     }
 }
 
 impl TestApp {
+    /// Asks the server to shut down (as SIGTERM would) and waits until it has.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(WAIT, server)
+                .await
+                .expect("the server stops in time")
+                .unwrap()
+                .unwrap();
+        }
+    }
+
     /// A new browser: its own cookie jar, so its own identity.
     pub fn client(&self) -> Client {
         let http = reqwest::Client::builder()

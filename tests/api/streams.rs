@@ -20,6 +20,7 @@ crate::on_both_backends!(
     a_reload_within_the_grace_period_announces_nothing,
     the_last_member_leaving_deletes_the_room_after_the_grace_period,
     sse_responses_have_streaming_headers,
+    shutdown_ends_open_streams_and_the_server_exits,
 );
 
 async fn two_subscribers_receive_the_same_chat(backend: Backend) {
@@ -334,4 +335,19 @@ async fn sse_responses_have_streaming_headers(backend: Backend) {
         .unwrap();
         assert!(first.starts_with(b"retry: "), "{first:?}");
     }
+}
+
+async fn shutdown_ends_open_streams_and_the_server_exits(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (alice, room) = app
+        .room_with_owner(json!({ "title": "closing time" }))
+        .await;
+    let mut room_events = alice.room_events(&id_of(&room), None).await;
+    let mut lobby = alice.lobby_events().await;
+    lobby.next_named("rooms").await;
+
+    app.stop().await;
+
+    assert!(room_events.next().await.is_none(), "the room stream ended");
+    assert!(lobby.next().await.is_none(), "the lobby stream ended");
 }
