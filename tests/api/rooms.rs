@@ -15,6 +15,7 @@ crate::on_both_backends!(
     posting_requires_a_seat,
     history_pages_by_after_before_and_limit,
     capacity_has_a_configurable_upper_bound,
+    concurrent_joins_never_exceed_capacity,
 );
 
 async fn a_created_room_is_listed_with_its_owner_and_no_password(backend: Backend) {
@@ -260,4 +261,35 @@ async fn capacity_has_a_configurable_upper_bound(backend: Backend) {
         response.json::<Value>().await.unwrap()["error"],
         "invalid_max"
     );
+}
+
+async fn concurrent_joins_never_exceed_capacity(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (owner, room) = app
+        .room_with_owner(json!({ "title": "race", "max": 10 }))
+        .await;
+    let room = id_of(&room);
+    let clients: Vec<_> = (0..50).map(|_| app.client()).collect();
+    let statuses =
+        futures_util::future::join_all(clients.iter().map(|c| c.join(&room, json!({})))).await;
+    let admitted = statuses
+        .iter()
+        .filter(|r| r.status() == StatusCode::OK)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|r| r.status() == StatusCode::CONFLICT)
+        .count();
+    assert_eq!(
+        (admitted, refused),
+        (9, 41),
+        "the owner holds the tenth seat"
+    );
+    let room_now: Value = owner
+        .get(&format!("/api/rooms/{room}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(room_now["members"], 10);
 }
