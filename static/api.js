@@ -347,18 +347,21 @@ function parseJson(text) {
 // ---------------------------------------------------------------------------
 
 /**
- * Takes a seat in a room. Tries without a password first: open rooms need none, and a
- * locked room's owner (or anyone who gave the password before) already has access. Only a
- * `wrong_password` answer opens `#password-dialog`.
+ * Takes a seat in a room. Unless `askFirst`, tries without a password first: open rooms
+ * need none, and a locked room remembers its owner and whoever gave the password before.
+ * A `wrong_password` answer then opens `#password-dialog`. `askFirst` skips that probe when
+ * the caller already knows the room is locked (it saves a 403 round trip).
  *
  * Resolves with the Room, or null when the person cancelled the dialog. Rejects with
  * ApiError for anything else (room_not_found, room_full, network trouble).
  */
-export async function enterRoom(roomId, title) {
-  try {
-    return await joinRoom(roomId);
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.code !== 'wrong_password') throw error;
+export async function enterRoom(roomId, title, { askFirst = false } = {}) {
+  if (!askFirst) {
+    try {
+      return await joinRoom(roomId);
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.code !== 'wrong_password') throw error;
+    }
   }
   return askPassword(title, (password) => joinRoom(roomId, password));
 }

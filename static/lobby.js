@@ -16,6 +16,8 @@ const rooms = new Map();
 const rows = new Map();
 /** Set once the stream delivered a full list; after that, GET /api/rooms is stale news. */
 let haveSnapshot = false;
+/** Our identity (null if /api/me failed); owners enter their locked rooms without a password. */
+let me = null;
 
 installGlobalErrorHandler(document.getElementById('page-error'));
 start();
@@ -23,8 +25,8 @@ start();
 async function start() {
   // Identity first: a first-time visitor gets the session cookie from this answer, and
   // parallel requests without a cookie would each be handed a different identity.
-  const me = await loadMe();
-  setUpNicknameForm(me);
+  me = await loadMe();
+  setUpNicknameForm();
   setUpCreateForm();
 
   const lobby = new LiveStream({
@@ -68,7 +70,7 @@ async function loadRoomsOnce() {
 // Nickname
 // ---------------------------------------------------------------------------
 
-function setUpNicknameForm(me) {
+function setUpNicknameForm() {
   const form = document.getElementById('nickname-form');
   const input = form.elements.namedItem('name');
   const error = document.getElementById('nickname-error');
@@ -84,6 +86,7 @@ function setUpNicknameForm(me) {
     button.disabled = true;
     try {
       const updated = await api('/api/me', { method: 'PATCH', body: { name: input.value } });
+      me = updated;
       renderIdentity(updated);
       input.value = updated.name;
       status.textContent = 'Saved.';
@@ -205,8 +208,30 @@ function insertInOrder(row, room) {
   roomList.append(row);
 }
 
+/** A padlock drawn in SVG: an emoji would depend on the visitor having an emoji font. */
+function lockIcon() {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 16 16');
+  svg.setAttribute('width', '14');
+  svg.setAttribute('height', '14');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  const shackle = document.createElementNS(ns, 'path');
+  shackle.setAttribute('d', 'M5 7V5a3 3 0 0 1 6 0v2');
+  shackle.setAttribute('fill', 'none');
+  shackle.setAttribute('stroke', 'currentColor');
+  shackle.setAttribute('stroke-width', '1.75');
+  const body = document.createElementNS(ns, 'rect');
+  for (const [name, value] of Object.entries({ x: 3, y: 7, width: 10, height: 8, rx: 1.5, fill: 'currentColor' })) {
+    body.setAttribute(name, String(value));
+  }
+  svg.append(shackle, body);
+  return svg;
+}
+
 function createRow(id) {
-  const lock = h('span', { class: 'room-lock', role: 'img', 'aria-label': 'Locked', title: 'Locked: a password is needed' }, '🔒');
+  const lock = h('span', { class: 'room-lock', role: 'img', 'aria-label': 'Locked', title: 'Locked: a password is needed' }, lockIcon());
   const owner = h('span', { class: 'room-owner' });
   const enter = h('button', { type: 'button', class: 'button primary room-enter' }, 'Enter');
   enter.addEventListener('click', () => onEnter(id, enter));
@@ -251,14 +276,16 @@ function updateEmptyState() {
 
 /**
  * Joins before navigating so "room full" or a wrong password is shown right here, where
- * the person can pick another room, rather than on a dead-end page.
+ * the person can pick another room, rather than on a dead-end page. A locked room asks
+ * for its password straight away, except from its owner, who never needs one.
  */
 async function onEnter(id, button) {
   const room = rooms.get(id);
+  const askFirst = Boolean(room?.locked) && room.owner?.id !== me?.id;
   clearError(roomsError);
   button.disabled = true;
   try {
-    const joined = await enterRoom(id, room?.title);
+    const joined = await enterRoom(id, room?.title, { askFirst });
     if (joined) {
       window.location.assign(`/rooms/${encodeURIComponent(id)}`);
       return;
