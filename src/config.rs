@@ -19,11 +19,7 @@ pub struct Config {
     pub port: u16,
 
     /// `postgres://…` for PostgreSQL, `sqlite://…` (the default) for an embedded file.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://data/gif-chat.db"
-    )]
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/gif-chat.db")]
     pub database_url: String,
 
     /// Secret that signs session cookies (at least 32 bytes). When unset, a random one is
@@ -88,8 +84,7 @@ impl Config {
 
     /// Whether the database URL names PostgreSQL (otherwise SQLite).
     pub fn is_postgres(&self) -> bool {
-        self.database_url.starts_with("postgres://")
-            || self.database_url.starts_with("postgresql://")
+        self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")
     }
 }
 
@@ -100,10 +95,7 @@ impl std::fmt::Debug for Config {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("database_url", &redact_url(&self.database_url))
-            .field(
-                "cookie_secret",
-                &self.cookie_secret.as_ref().map(|_| "[redacted]"),
-            )
+            .field("cookie_secret", &self.cookie_secret.as_ref().map(|_| "[redacted]"))
             .field("static_dir", &self.static_dir)
             .field("max_message_chars", &self.max_message_chars)
             .field("max_upload_bytes", &self.max_upload_bytes)
@@ -134,10 +126,7 @@ mod tests {
 
     #[test]
     fn redact_url_hides_only_the_password() {
-        assert_eq!(
-            redact_url("postgres://u:pw@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
+        assert_eq!(redact_url("postgres://u:pw@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
     }

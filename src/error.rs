@@ -4,12 +4,12 @@
 //! | status | codes |
 //! |--------|-------|
 //! | 400 | `invalid_json`, `invalid_query`, `invalid_last_event_id` |
-//! | 403 | `not_a_member`, `wrong_password`, `not_owner`, `cross_origin` |
+//! | 403 | `not_a_member`, `wrong_password`, `not_owner`, `kicked`, `cross_origin` |
 //! | 404 | `room_not_found`, `not_found` |
 //! | 409 | `room_full` |
 //! | 413 | `payload_too_large` |
 //! | 415 | `unsupported_media_type`, `not_a_gif` |
-//! | 422 | `invalid_body`, `invalid_title`, `invalid_max`, `invalid_password`, `invalid_name`, `invalid_text`, `invalid_gif`, `missing_file` |
+//! | 422 | `invalid_body`, `invalid_title`, `invalid_max`, `invalid_password`, `invalid_name`, `invalid_text`, `invalid_gif`, `missing_file`, `not_in_room`, `invalid_user` |
 //! | 503 | `unavailable` (with `Retry-After`) |
 //! | 500 | `internal` (the cause is logged, never shown) |
 
@@ -50,17 +50,15 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn room_not_found() -> Self {
-        Self::NotFound {
-            code: "room_not_found",
-            message: "there is no such room".into(),
-        }
+        Self::NotFound { code: "room_not_found", message: "there is no such room".into() }
+    }
+
+    pub fn kicked() -> Self {
+        Self::Forbidden { code: "kicked", message: "the owner removed you from this room".into() }
     }
 
     pub fn not_a_member() -> Self {
-        Self::Forbidden {
-            code: "not_a_member",
-            message: "join the room first (POST /api/rooms/{id}/join)".into(),
-        }
+        Self::Forbidden { code: "not_a_member", message: "join the room first (POST /api/rooms/{id}/join)".into() }
     }
 
     pub fn status_code(&self) -> StatusCode {
@@ -105,21 +103,14 @@ pub struct InternalCause(pub Arc<anyhow::Error>);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Envelope {
-            error: self.code(),
-            message: self.to_string(),
-        };
+        let body = Envelope { error: self.code(), message: self.to_string() };
         let mut response = (self.status_code(), Json(body)).into_response();
         match self {
             Self::Unavailable => {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
             }
             Self::Internal(cause) => {
-                response
-                    .extensions_mut()
-                    .insert(InternalCause(Arc::new(cause)));
+                response.extensions_mut().insert(InternalCause(Arc::new(cause)));
             }
             _ => {}
         }
@@ -181,16 +172,11 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             code: "invalid_json",
             message: format!("the body is not valid JSON: {}", err.body_text()),
         },
-        JsonRejection::JsonDataError(err) => {
-            ApiError::Invalid(Invalid::new("invalid_body", err.body_text()))
-        }
+        JsonRejection::JsonDataError(err) => ApiError::Invalid(Invalid::new("invalid_body", err.body_text())),
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::TooLarge("the request body is too large".into())
         }
-        other => ApiError::BadRequest {
-            code: "invalid_json",
-            message: other.body_text(),
-        },
+        other => ApiError::BadRequest { code: "invalid_json", message: other.body_text() },
     }
 }
 
@@ -204,16 +190,10 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Self(q.0))
-            .map_err(|rejection| ApiError::BadRequest {
-                code: "invalid_query",
-                message: rejection.body_text(),
-            })
+            .map_err(|rejection| ApiError::BadRequest { code: "invalid_query", message: rejection.body_text() })
     }
 }

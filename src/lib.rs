@@ -65,7 +65,9 @@ impl Application {
             Some(secret) if secret.len() >= 32 => SessionKey::new(secret.as_bytes()),
             Some(_) => anyhow::bail!("COOKIE_SECRET must be at least 32 bytes long"),
             None => {
-                tracing::warn!("COOKIE_SECRET is not set: using a random one, so sessions end when the server restarts");
+                tracing::warn!(
+                    "COOKIE_SECRET is not set: using a random one, so sessions end when the server restarts"
+                );
                 SessionKey::random()
             }
         };
@@ -79,11 +81,7 @@ impl Application {
         };
         let mut tasks = JoinSet::new();
         realtime::spawn_background_tasks(&state, &mut tasks);
-        Ok(Self {
-            router: router(state.clone()),
-            state,
-            tasks,
-        })
+        Ok(Self { router: router(state.clone()), state, tasks })
     }
 
     pub fn state(&self) -> &AppState {
@@ -103,13 +101,9 @@ impl Application {
             tracing::info!("shutting down: closing streams and finishing requests");
             token.cancel();
         };
-        axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(signal)
-        .await?;
+        axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(signal)
+            .await?;
         self.state.shutdown.cancel();
         while self.tasks.join_next().await.is_some() {}
         Ok(())
@@ -133,17 +127,11 @@ fn router(state: AppState) -> Router {
         .fallback_service(ServeDir::new(static_dir));
     let app = api
         .merge(pages)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            identity::identify,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), identity::identify))
         .layer(middleware::from_fn(web::reject_cross_site_writes))
         .layer(middleware::from_fn(error::log_internal_errors));
     web::with_security_headers(app)
         .layer(telemetry::trace_layer())
-        .route(
-            "/favicon.ico",
-            get(|| async { axum::response::Redirect::permanent("/favicon.svg") }),
-        )
+        .route("/favicon.ico", get(|| async { axum::response::Redirect::permanent("/favicon.svg") }))
         .with_state(state)
 }

@@ -13,18 +13,12 @@ use crate::{
 };
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/lobby/events", get(lobby_events))
-        .route("/api/rooms/{id}/events", get(room_events))
+    Router::new().route("/api/lobby/events", get(lobby_events)).route("/api/rooms/{id}/events", get(room_events))
 }
 
 async fn lobby_events(State(state): State<AppState>) -> Result<Response, ApiError> {
     let feed = LobbyFeed::open(&state.hub, state.store.clone()).await?;
-    Ok(sse::response(
-        sse::lobby_events(feed),
-        state.config.keep_alive,
-        state.shutdown.clone(),
-    ))
+    Ok(sse::response(sse::lobby_events(feed), state.config.keep_alive, state.shutdown.clone()))
 }
 
 #[derive(Deserialize)]
@@ -40,13 +34,7 @@ fn resume_point(headers: &HeaderMap, query: ResumeQuery) -> Result<Option<i64>, 
     };
     let from_header = match headers.get("last-event-id") {
         None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .ok()
-                .and_then(|v| v.trim().parse::<i64>().ok())
-                .ok_or_else(invalid)?,
-        ),
+        Some(value) => Some(value.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()).ok_or_else(invalid)?),
     };
     let resume = from_header.or(query.after);
     if resume.is_some_and(|n| n < 0) {
@@ -67,11 +55,7 @@ async fn room_events(
     access::ensure_can_read(&state, room, identity.id).await?;
     access::take_seat(&state, room, &identity.user(), state.config.presence_lease).await?;
     let presence = state.presence.hold(room, identity.id);
-    let feed = RoomFeed::open(&state.hub, state.store.clone(), room, resume).await?;
+    let feed = RoomFeed::open(&state.hub, state.store.clone(), room, identity.id, resume).await?;
     tracing::debug!(resume, start = feed.last_id(), "room stream opened");
-    Ok(sse::response(
-        sse::room_events(feed, presence),
-        state.config.keep_alive,
-        state.shutdown.clone(),
-    ))
+    Ok(sse::response(sse::room_events(feed, presence), state.config.keep_alive, state.shutdown.clone()))
 }

@@ -7,8 +7,7 @@ use tracing::Level;
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
 }
 
@@ -17,11 +16,7 @@ pub struct RouteSpan;
 
 impl<B> MakeSpan<B> for RouteSpan {
     fn make_span(&mut self, request: &Request<B>) -> tracing::Span {
-        let route = request
-            .extensions()
-            .get::<MatchedPath>()
-            .map(MatchedPath::as_str)
-            .unwrap_or("(static)");
+        let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("(static)");
         tracing::info_span!("request", method = %request.method(), route, status = tracing::field::Empty)
     }
 }
@@ -32,7 +27,5 @@ pub fn trace_layer() -> TraceLayer<
     tower_http::trace::DefaultOnRequest,
     DefaultOnResponse,
 > {
-    TraceLayer::new_for_http()
-        .make_span_with(RouteSpan)
-        .on_response(DefaultOnResponse::new().level(Level::INFO))
+    TraceLayer::new_for_http().make_span_with(RouteSpan).on_response(DefaultOnResponse::new().level(Level::INFO))
 }

@@ -18,10 +18,7 @@ use crate::error::ApiError;
 /// browsers). Clients that send neither header (curl, scripts) are not browsers and carry
 /// no ambient cookies of a victim.
 pub async fn reject_cross_site_writes(request: Request, next: Next) -> Response {
-    let is_write = !matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
+    let is_write = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if is_write && is_cross_site(&request) {
         return ApiError::Forbidden {
             code: "cross_origin",
@@ -51,30 +48,22 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' da
      script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Headers every response gets unless a handler set its own.
-pub fn with_security_headers<S: Clone + Send + Sync + 'static>(
-    router: axum::Router<S>,
-) -> axum::Router<S> {
-    let set =
-        |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
+pub fn with_security_headers<S: Clone + Send + Sync + 'static>(router: axum::Router<S>) -> axum::Router<S> {
+    let set = |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
     router
         .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(set(header::REFERRER_POLICY, "same-origin"))
         .layer(set(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(set(
-            header::CONTENT_SECURITY_POLICY,
-            CONTENT_SECURITY_POLICY,
-        ))
+        .layer(set(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
 }
 
 pub async fn api_not_found() -> ApiError {
-    ApiError::NotFound {
-        code: "not_found",
-        message: "there is no such endpoint".into(),
-    }
+    ApiError::NotFound { code: "not_found", message: "there is no such endpoint".into() }
 }
 
 pub async fn method_not_allowed() -> Response {
-    let body = serde_json::json!({ "error": "method_not_allowed", "message": "this endpoint does not accept that method" });
+    let body =
+        serde_json::json!({ "error": "method_not_allowed", "message": "this endpoint does not accept that method" });
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
 }
 
@@ -83,22 +72,17 @@ pub async fn method_not_allowed() -> Response {
 /// `Expect: 100-continue` (curl does for large bodies) gets the 413 instead of uploading
 /// megabytes only to have the connection cut; bodies without a length stop at `max`.
 pub fn limit_body<S: Clone + Send + Sync + 'static>(router: Router<S>, max: usize) -> Router<S> {
-    router
-        .layer(DefaultBodyLimit::max(max))
-        .layer(middleware::from_fn(
-            move |request: Request, next: Next| async move {
-                let declared = request
-                    .headers()
-                    .get(header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok());
-                if declared.is_some_and(|length| length > max as u64) {
-                    return ApiError::TooLarge(format!(
-                        "the request body is larger than {max} bytes"
-                    ))
-                    .into_response();
-                }
-                next.run(request).await
-            },
-        ))
+    router.layer(DefaultBodyLimit::max(max)).layer(middleware::from_fn(
+        move |request: Request, next: Next| async move {
+            let declared = request
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|length| length > max as u64) {
+                return ApiError::TooLarge(format!("the request body is larger than {max} bytes")).into_response();
+            }
+            next.run(request).await
+        },
+    ))
 }

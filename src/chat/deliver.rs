@@ -4,10 +4,7 @@
 
 use crate::{domain::Message, domain::NewMessage, error::ApiError, state::AppState};
 
-pub async fn append_and_publish(
-    state: &AppState,
-    message: NewMessage,
-) -> Result<Message, ApiError> {
+pub async fn append_and_publish(state: &AppState, message: NewMessage) -> Result<Message, ApiError> {
     let (store, hub) = (state.store.clone(), state.hub.clone());
     let task = tokio::spawn(async move {
         let stored = store.append_message(message).await?;

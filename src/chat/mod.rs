@@ -8,8 +8,5 @@ use axum::{routing::get, Router};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/api/rooms/{id}/messages",
-        get(handlers::list_messages).post(handlers::create_message),
-    )
+    Router::new().route("/api/rooms/{id}/messages", get(handlers::list_messages).post(handlers::create_message))
 }

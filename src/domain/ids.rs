@@ -53,10 +53,7 @@ impl GifId {
 
     /// Accepts exactly 64 lowercase hex digits: the only names we ever hand out.
     pub fn parse(raw: &str) -> Option<Self> {
-        let ok = raw.len() == 64
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let ok = raw.len() == 64 && raw.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         ok.then(|| Self(raw.to_owned()))
     }
 

@@ -12,6 +12,8 @@ pub enum MessageKind {
     Chat,
     Gif,
     System,
+    /// A private message: only its sender and its recipient ever see it.
+    Whisper,
 }
 
 impl MessageKind {
@@ -20,6 +22,7 @@ impl MessageKind {
             Self::Chat => "chat",
             Self::Gif => "gif",
             Self::System => "system",
+            Self::Whisper => "whisper",
         }
     }
 
@@ -28,6 +31,7 @@ impl MessageKind {
             "chat" => Some(Self::Chat),
             "gif" => Some(Self::Gif),
             "system" => Some(Self::System),
+            "whisper" => Some(Self::Whisper),
             _ => None,
         }
     }
@@ -41,6 +45,9 @@ pub struct Message {
     pub room: RoomId,
     pub kind: MessageKind,
     pub user: User,
+    /// The recipient of a whisper.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<User>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,12 +65,9 @@ pub struct MessageText(String);
 
 impl MessageText {
     pub fn parse(raw: &str, max_chars: usize) -> Result<Self, Invalid> {
-        trimmed_within(raw, 1, max_chars).map(Self).ok_or_else(|| {
-            Invalid::new(
-                "invalid_text",
-                format!("text must be 1 to {max_chars} characters"),
-            )
-        })
+        trimmed_within(raw, 1, max_chars)
+            .map(Self)
+            .ok_or_else(|| Invalid::new("invalid_text", format!("text must be 1 to {max_chars} characters")))
     }
 
     pub fn into_inner(self) -> String {
@@ -87,6 +91,7 @@ pub enum NewMessageBody {
     Chat(MessageText),
     Gif(StoredGif),
     System(String),
+    Whisper { text: MessageText, to: User },
 }
 
 /// A message on its way into storage, where it gets its sequence number.
@@ -103,6 +108,51 @@ impl NewMessage {
             NewMessageBody::Chat(_) => MessageKind::Chat,
             NewMessageBody::Gif(_) => MessageKind::Gif,
             NewMessageBody::System(_) => MessageKind::System,
+            NewMessageBody::Whisper { .. } => MessageKind::Whisper,
         }
     }
+
+    /// The text, recipient and GIF columns of this message, for storage.
+    pub fn parts(&self) -> (Option<String>, Option<&User>, Option<&StoredGif>) {
+        match &self.body {
+            NewMessageBody::Chat(text) => (Some(text.0.clone()), None, None),
+            NewMessageBody::System(text) => (Some(text.clone()), None, None),
+            NewMessageBody::Whisper { text, to } => (Some(text.0.clone()), Some(to), None),
+            NewMessageBody::Gif(gif) => (None, None, Some(gif)),
+        }
+    }
+
+    /// The message as stored under `id`, at `created_at`.
+    pub fn stored(&self, id: i64, created_at: DateTime<Utc>) -> Message {
+        let (text, to, gif) = self.parts();
+        Message {
+            id,
+            room: self.room,
+            kind: self.kind(),
+            user: self.author.clone(),
+            to: to.cloned(),
+            text,
+            gif_url: gif.map(|g| g.id.url()),
+            gif_width: gif.map(|g| g.width),
+            gif_height: gif.map(|g| g.height),
+            created_at,
+        }
+    }
+}
+
+impl Message {
+    /// Who may read it: `None` for everyone in the room, or the two ends of a whisper.
+    pub fn audience(&self) -> Option<[super::UserId; 2]> {
+        self.to.as_ref().map(|to| [self.user.id, to.id])
+    }
+}
+
+/// A member of a room as the `members` event lists them.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Member {
+    #[serde(flatten)]
+    pub user: User,
+    pub owner: bool,
+    /// When their seat was taken.
+    pub since: DateTime<Utc>,
 }

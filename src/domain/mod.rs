@@ -7,7 +7,7 @@ mod room;
 mod user;
 
 pub use ids::{GifId, RoomId, UserId};
-pub use message::{Message, MessageKind, MessageText, NewMessage, NewMessageBody, StoredGif};
+pub use message::{Member, Message, MessageKind, MessageText, NewMessage, NewMessageBody, StoredGif};
 pub use room::{Capacity, NewRoom, Room, RoomPassword, RoomTitle};
 pub use user::{color_for, DisplayName, User};
 
@@ -20,10 +20,7 @@ pub struct Invalid {
 
 impl Invalid {
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 }
 

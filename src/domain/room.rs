@@ -46,10 +46,7 @@ impl Capacity {
         if (2..=i64::from(upper_bound)).contains(&max) {
             Ok(Self(max as u32))
         } else {
-            Err(Invalid::new(
-                "invalid_max",
-                format!("max must be a whole number from 2 to {upper_bound}"),
-            ))
+            Err(Invalid::new("invalid_max", format!("max must be a whole number from 2 to {upper_bound}")))
         }
     }
 
@@ -67,10 +64,7 @@ impl RoomPassword {
         match raw {
             None | Some("") => Ok(None),
             Some(p) if p.chars().count() <= 128 => Ok(Some(Self(p.to_owned()))),
-            Some(_) => Err(Invalid::new(
-                "invalid_password",
-                "password must be at most 128 characters",
-            )),
+            Some(_) => Err(Invalid::new("invalid_password", "password must be at most 128 characters")),
         }
     }
 

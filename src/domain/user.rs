@@ -28,12 +28,7 @@ pub struct DisplayName(String);
 
 impl DisplayName {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let invalid = || {
-            Invalid::new(
-                "invalid_name",
-                "name must be 1 to 32 characters, without control characters",
-            )
-        };
+        let invalid = || Invalid::new("invalid_name", "name must be 1 to 32 characters, without control characters");
         let name = trimmed_within(raw, 1, 32).ok_or_else(invalid)?;
         if name.chars().any(char::is_control) {
             return Err(invalid());
@@ -89,8 +84,7 @@ mod tests {
 
     #[test]
     fn colours_rarely_collide() {
-        let colors: std::collections::HashSet<_> =
-            (0..2000).map(|_| color_for(UserId::random())).collect();
+        let colors: std::collections::HashSet<_> = (0..2000).map(|_| color_for(UserId::random())).collect();
         // With ~3,200 colours (the original) 2,000 users give ~500 collisions; we allow 20.
         assert!(colors.len() > 1980, "{} distinct", colors.len());
     }

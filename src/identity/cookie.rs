@@ -38,10 +38,7 @@ impl SessionKey {
     }
 
     pub fn seal(&self, identity: &Identity) -> String {
-        let payload = Payload {
-            id: identity.id,
-            name: identity.name.clone(),
-        };
+        let payload = Payload { id: identity.id, name: identity.name.clone() };
         let payload = B64.encode(serde_json::to_vec(&payload).expect("payload serialises"));
         let mut mac = self.mac();
         mac.update(payload.as_bytes());
@@ -56,14 +53,8 @@ impl SessionKey {
         mac.verify_slice(&B64.decode(tag).ok()?).ok()?;
         let payload: Payload = serde_json::from_slice(&B64.decode(payload).ok()?).ok()?;
         // A name that no longer validates (rules tightened since) falls back to the colour.
-        let name = payload
-            .name
-            .and_then(|n| DisplayName::parse(&n).ok())
-            .map(|n| n.as_str().to_owned());
-        Some(Identity {
-            id: payload.id,
-            name,
-        })
+        let name = payload.name.and_then(|n| DisplayName::parse(&n).ok()).map(|n| n.as_str().to_owned());
+        Some(Identity { id: payload.id, name })
     }
 }
 
@@ -74,10 +65,7 @@ mod tests {
     #[test]
     fn a_sealed_identity_opens_with_the_same_key_only() {
         let key = SessionKey::random();
-        let identity = Identity {
-            id: UserId::random(),
-            name: Some("Ann".into()),
-        };
+        let identity = Identity { id: UserId::random(), name: Some("Ann".into()) };
         let sealed = key.seal(&identity);
         assert_eq!(key.open(&sealed), Some(identity));
         assert_eq!(SessionKey::random().open(&sealed), None);
@@ -86,10 +74,7 @@ mod tests {
     #[test]
     fn a_tampered_cookie_does_not_open() {
         let key = SessionKey::random();
-        let sealed = key.seal(&Identity {
-            id: UserId::random(),
-            name: None,
-        });
+        let sealed = key.seal(&Identity { id: UserId::random(), name: None });
         let (payload, tag) = sealed.split_once('.').unwrap();
         let other = B64.encode(format!(r#"{{"id":"{}"}}"#, UserId::random()));
         assert_eq!(key.open(&format!("{other}.{tag}")), None);

@@ -33,10 +33,7 @@ pub struct Identity {
 
 impl Identity {
     fn fresh() -> Self {
-        Self {
-            id: UserId::random(),
-            name: None,
-        }
+        Self { id: UserId::random(), name: None }
     }
 
     pub fn user(&self) -> User {
@@ -44,10 +41,7 @@ impl Identity {
     }
 
     pub fn renamed(&self, name: DisplayName) -> Self {
-        Self {
-            id: self.id,
-            name: Some(name.as_str().to_owned()),
-        }
+        Self { id: self.id, name: Some(name.as_str().to_owned()) }
     }
 }
 
@@ -73,10 +67,7 @@ pub async fn identify(State(state): State<AppState>, mut request: Request, next:
     request.extensions_mut().insert(identity.clone());
 
     let mut response = next.run(request).await;
-    let reissue = response
-        .extensions_mut()
-        .remove::<ReissueCookie>()
-        .map(|r| r.0);
+    let reissue = response.extensions_mut().remove::<ReissueCookie>().map(|r| r.0);
     if let Some(identity) = reissue.or(is_fresh.then_some(identity)) {
         let cookie = format!(
             "{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000",
@@ -93,8 +84,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Identity {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Identity>().cloned().ok_or_else(|| {
-            ApiError::Internal(anyhow::anyhow!("identity middleware is not installed"))
-        })
+        parts
+            .extensions
+            .get::<Identity>()
+            .cloned()
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("identity middleware is not installed")))
     }
 }

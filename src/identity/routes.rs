@@ -1,6 +1,7 @@
 //! `GET /api/me` and `PATCH /api/me`.
 
 use axum::{
+    extract::State,
     response::{IntoResponse, Response},
     routing::get,
     Json, Router,
@@ -11,6 +12,7 @@ use super::{Identity, ReissueCookie};
 use crate::{
     domain::{DisplayName, User},
     error::{ApiError, ApiJson},
+    rooms::access,
     state::AppState,
 };
 
@@ -28,12 +30,24 @@ struct ProfileUpdate {
     name: String,
 }
 
+/// A new nickname: re-issues the cookie, and tells every room the user sits in.
 async fn update_me(
+    State(state): State<AppState>,
     identity: Identity,
     ApiJson(input): ApiJson<ProfileUpdate>,
 ) -> Result<Response, ApiError> {
     let renamed = identity.renamed(DisplayName::parse(&input.name)?);
-    let mut response = Json(renamed.user()).into_response();
+    let (before, after) = (identity.user(), renamed.user());
+    if before.name != after.name {
+        for message in state.store.rename(&after, &before.name).await? {
+            state.hub.publish_message(&message);
+            access::announce_members(&state, message.room).await;
+            if let Ok(room) = state.store.room(message.room).await {
+                state.hub.publish_room_updated(&room);
+            }
+        }
+    }
+    let mut response = Json(after).into_response();
     response.extensions_mut().insert(ReissueCookie(renamed));
     Ok(response)
 }

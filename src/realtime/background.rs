@@ -13,9 +13,7 @@ pub fn spawn_background_tasks(state: &AppState, tasks: &mut JoinSet<()>) {
     let config = &state.config;
     // Renew well before a seat could lapse, and more often than the grace period, so that a
     // release racing a reconnect is corrected before the reaper could act on it.
-    let heartbeat = (config.presence_lease / 3)
-        .min(config.presence_grace / 2)
-        .max(Duration::from_millis(100));
+    let heartbeat = (config.presence_lease / 3).min(config.presence_grace / 2).max(Duration::from_millis(100));
     tasks.spawn(every(heartbeat, state.clone(), renew_seats));
     tasks.spawn(every(config.reap_interval, state.clone(), reap_seats));
 }
@@ -49,11 +47,14 @@ async fn reap_seats(state: AppState) {
         Err(err) => return tracing::warn!(error = %err, "could not expire seats"),
     };
     for departure in departures {
-        for message in &departure.left {
+        for message in &departure.messages {
             state.hub.publish_message(message);
         }
         match departure.room {
-            Some(room) => state.hub.publish_room_updated(&room),
+            Some(room) => {
+                crate::rooms::access::announce_members(&state, room.id).await;
+                state.hub.publish_room_updated(&room);
+            }
             None => {
                 tracing::info!(room.id = %departure.room_id, "deleted empty room");
                 state.hub.publish_room_deleted(departure.room_id);

@@ -1,11 +1,14 @@
 //! A subscriber's view of one room: replay from storage, then live events from the hub, as a
-//! single sequence with no loss, no duplicates and no reordering.
+//! single sequence with no loss, no duplicates and no reordering, filtered to what this
+//! viewer may see (whispers reach only their two ends).
 //!
 //! The rule is simple because sequence numbers have no gaps: the feed remembers the last id it
-//! yielded and only ever yields `last + 1`. Anything at or below `last` is a duplicate (the
-//! replay already covered it) and is skipped. Anything above `last + 1` means an event is
-//! missing here: two writers committed in order but published out of order, or the channel
-//! lagged. Either way storage has every committed message, so the feed reads the gap from there.
+//! accounted for and only ever moves to `last + 1`. Anything at or below `last` is a duplicate
+//! (the replay already covered it) and is skipped. A live event above `last + 1` means events
+//! are missing here: two writers committed in order but published out of order, or the
+//! channel lagged. Storage has every committed message, so the feed reads the gap from there
+//! (up to the live event, which it then delivers). Ids the viewer may not see (someone else's
+//! whisper) are simply passed over: the bounded read cannot loop on them.
 
 use std::{collections::VecDeque, sync::Arc};
 
@@ -13,7 +16,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::{Frame, Hub, RoomEvent};
 use crate::{
-    domain::RoomId,
+    domain::{RoomId, UserId},
     storage::{Page, Store, StoreResult},
 };
 
@@ -22,22 +25,34 @@ const CATCH_UP_PAGE: u32 = 200;
 
 pub enum FeedItem {
     Message(Arc<Frame>),
-    /// The room was deleted; the stream should send this frame and end.
-    Deleted(Arc<Frame>),
+    /// The current member list (sent first, then whenever it changes).
+    Members(Arc<Frame>),
     /// The resume point cannot be honoured (it is ahead of the room); the client should reload.
     Resync(Arc<Frame>),
+    /// The viewer was kicked out; the stream should send this frame and end.
+    Kicked(Arc<Frame>),
+    /// The room was deleted; the stream should send this frame and end.
+    Deleted(Arc<Frame>),
+}
+
+/// A read from storage still to do: everything after `last`, up to `until` (exclusive) when
+/// a live event is waiting behind it, or to the end after a lag.
+struct CatchUp {
+    until: Option<i64>,
+    waiting: Option<(Arc<Frame>, Option<[UserId; 2]>)>,
 }
 
 pub struct RoomFeed {
     room: RoomId,
+    viewer: UserId,
     store: Arc<dyn Store>,
     live: broadcast::Receiver<RoomEvent>,
     last: i64,
-    /// Messages read from storage and not yet yielded.
-    backlog: VecDeque<Arc<Frame>>,
-    /// Storage may hold messages after `last` that the backlog does not have yet.
-    behind: bool,
-    resync: Option<Arc<Frame>>,
+    /// Items ready to yield, in order.
+    ready: VecDeque<FeedItem>,
+    catch_up: Option<CatchUp>,
+    /// `as_of` of the newest member list yielded; older lists published late are dropped.
+    members_as_of: i64,
 }
 
 impl RoomFeed {
@@ -47,34 +62,29 @@ impl RoomFeed {
         hub: &Hub,
         store: Arc<dyn Store>,
         room: RoomId,
+        viewer: UserId,
         resume: Option<i64>,
     ) -> StoreResult<Self> {
         let live = hub.subscribe_room(room);
         let head = store.last_message_id(room).await?;
-        let (last, resync) = match resume {
+        let mut feed =
+            Self { room, viewer, store, live, last: head, ready: VecDeque::new(), catch_up: None, members_as_of: 0 };
+        match resume {
             Some(after) if after > head => {
-                let frame = Frame::new(
-                    "resync",
-                    None,
-                    &serde_json::json!({ "last_id": head, "requested": after }),
-                );
-                (head, Some(Arc::new(frame)))
+                let data = serde_json::json!({ "last_id": head, "requested": after });
+                feed.ready.push_back(FeedItem::Resync(Arc::new(Frame::new("resync", None, &data))));
             }
-            Some(after) => (after, None),
-            None => (head, None),
-        };
-        Ok(Self {
-            room,
-            store,
-            live,
-            last,
-            backlog: VecDeque::new(),
-            behind: last < head,
-            resync,
-        })
+            Some(after) => {
+                feed.last = after;
+                feed.catch_up = Some(CatchUp { until: None, waiting: None });
+            }
+            None => {}
+        }
+        feed.reload_members().await?;
+        Ok(feed)
     }
 
-    /// The last id yielded (or the starting point).
+    /// The last id accounted for (or the starting point).
     pub fn last_id(&self) -> i64 {
         self.last
     }
@@ -82,51 +92,81 @@ impl RoomFeed {
     /// The next item, or `None` when the hub has gone away. A storage error ends the feed: the
     /// client reconnects with its last id and loses nothing.
     pub async fn next(&mut self) -> StoreResult<Option<FeedItem>> {
-        if let Some(frame) = self.resync.take() {
-            return Ok(Some(FeedItem::Resync(frame)));
-        }
         loop {
-            if let Some(frame) = self.backlog.pop_front() {
-                self.last = frame.id.unwrap_or(self.last);
-                return Ok(Some(FeedItem::Message(frame)));
+            if let Some(item) = self.ready.pop_front() {
+                if let FeedItem::Message(frame) = &item {
+                    self.last = self.last.max(frame.id.unwrap_or_default());
+                }
+                return Ok(Some(item));
             }
-            if self.behind {
-                self.catch_up().await?;
+            if self.catch_up.is_some() {
+                self.read_gap().await?;
                 continue;
             }
             match self.live.recv().await {
-                Ok(RoomEvent::Message(frame)) => {
+                Ok(RoomEvent::Message { frame, audience }) => {
                     let id = frame.id.unwrap_or_default();
                     if id <= self.last {
                         continue;
                     }
-                    if id == self.last + 1 {
-                        self.last = id;
-                        return Ok(Some(FeedItem::Message(frame)));
+                    if id > self.last + 1 {
+                        self.catch_up = Some(CatchUp { until: Some(id), waiting: Some((frame, audience)) });
+                        continue;
                     }
-                    // A gap: `id` is committed, so everything before it is too.
-                    self.behind = true;
+                    self.accept(frame, audience);
                 }
+                Ok(RoomEvent::Members { frame, as_of }) => {
+                    if as_of >= self.members_as_of {
+                        self.members_as_of = as_of;
+                        return Ok(Some(FeedItem::Members(frame)));
+                    }
+                }
+                Ok(RoomEvent::Kicked { user, frame }) if user == self.viewer => {
+                    return Ok(Some(FeedItem::Kicked(frame)))
+                }
+                Ok(RoomEvent::Kicked { .. }) => {}
                 Ok(RoomEvent::Deleted(frame)) => return Ok(Some(FeedItem::Deleted(frame))),
                 Err(RecvError::Lagged(skipped)) => {
                     tracing::debug!(room.id = %self.room, skipped, "subscriber lagged; catching up from storage");
-                    self.behind = true;
+                    self.catch_up = Some(CatchUp { until: None, waiting: None });
+                    // A member list may have been among the skipped events.
+                    self.reload_members().await?;
                 }
                 Err(RecvError::Closed) => return Ok(None),
             }
         }
     }
 
-    async fn catch_up(&mut self) -> StoreResult<()> {
-        let page = Page {
-            after: Some(self.last),
-            before: None,
-            limit: CATCH_UP_PAGE,
-        };
-        let messages = self.store.messages(self.room, page).await?;
-        self.behind = messages.len() == CATCH_UP_PAGE as usize;
-        self.backlog
-            .extend(messages.iter().map(|m| Arc::new(Frame::message(m))));
+    /// Takes the live message `frame` (id `last + 1`) into account, queueing it if visible.
+    fn accept(&mut self, frame: Arc<Frame>, audience: Option<[UserId; 2]>) {
+        self.last = frame.id.unwrap_or(self.last);
+        if audience.is_none_or(|ends| ends.contains(&self.viewer)) {
+            self.ready.push_back(FeedItem::Message(frame));
+        }
+    }
+
+    async fn read_gap(&mut self) -> StoreResult<()> {
+        let Some(catch_up) = self.catch_up.as_mut() else { return Ok(()) };
+        let page = Page { after: Some(self.last), before: catch_up.until, limit: CATCH_UP_PAGE };
+        let messages = self.store.messages(self.room, page, self.viewer).await?;
+        let complete = messages.len() < CATCH_UP_PAGE as usize;
+        self.ready.extend(messages.iter().map(|m| FeedItem::Message(Arc::new(Frame::message(m)))));
+        if complete {
+            // Everything before the waiting event that this viewer may see is now queued; ids
+            // in between that are not queued are not theirs to see, and are passed over.
+            if let Some(CatchUp { waiting: Some((frame, audience)), .. }) = self.catch_up.take() {
+                self.accept(frame, audience);
+            }
+        }
+        Ok(())
+    }
+
+    async fn reload_members(&mut self) -> StoreResult<()> {
+        let (members, as_of) = self.store.members(self.room).await?;
+        if as_of >= self.members_as_of {
+            self.members_as_of = as_of;
+            self.ready.push_back(FeedItem::Members(Arc::new(Frame::members(&members, as_of))));
+        }
         Ok(())
     }
 }

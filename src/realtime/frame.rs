@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::domain::{Message, Room, RoomId};
+use crate::domain::{Member, Message, Room, RoomId};
 
 #[derive(Debug)]
 pub struct Frame {
@@ -31,12 +31,7 @@ impl Frame {
         sse.extend_from_slice(b"\ndata: ");
         sse.extend_from_slice(&data);
         sse.extend_from_slice(b"\n\n");
-        Self {
-            event,
-            id,
-            data: data.into(),
-            sse: sse.into(),
-        }
+        Self { event, id, data: data.into(), sse: sse.into() }
     }
 
     pub fn message(message: &Message) -> Self {
@@ -55,6 +50,17 @@ impl Frame {
         Self::new("room-updated", None, room)
     }
 
+    /// The member list; `as_of` is the room's last sequence number when it was read, so a
+    /// client (and the feed) can tell a newer list from an older one.
+    pub fn members(members: &[Member], as_of: i64) -> Self {
+        Self::new("members", None, &serde_json::json!({ "members": members, "as_of": as_of }))
+    }
+
+    pub fn kicked(room: RoomId) -> Self {
+        let message = "the owner removed you from this room";
+        Self::new("kicked", None, &serde_json::json!({ "room": room, "message": message }))
+    }
+
     pub fn rooms(rooms: &[Room]) -> Self {
         Self::new("rooms", None, &serde_json::json!({ "rooms": rooms }))
     }
@@ -67,9 +73,6 @@ mod tests {
     #[test]
     fn sse_block_has_event_id_and_one_data_line() {
         let frame = Frame::new("chat", Some(7), &serde_json::json!({"text": "a\nb"}));
-        assert_eq!(
-            &frame.sse[..],
-            b"event: chat\nid: 7\ndata: {\"text\":\"a\\nb\"}\n\n"
-        );
+        assert_eq!(&frame.sse[..], b"event: chat\nid: 7\ndata: {\"text\":\"a\\nb\"}\n\n");
     }
 }

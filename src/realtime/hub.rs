@@ -10,12 +10,16 @@ use std::{
 use tokio::sync::broadcast;
 
 use super::Frame;
-use crate::domain::{Message, Room, RoomId};
+use crate::domain::{Member, Message, Room, RoomId, UserId};
 
 #[derive(Clone, Debug)]
 pub enum RoomEvent {
-    /// A stored message, in the room's sequence.
-    Message(Arc<Frame>),
+    /// A stored message, in the room's sequence. `audience` limits a whisper to its two ends.
+    Message { frame: Arc<Frame>, audience: Option<[UserId; 2]> },
+    /// The member list changed.
+    Members { frame: Arc<Frame>, as_of: i64 },
+    /// The owner kicked `user`; their streams send this frame and end.
+    Kicked { user: UserId, frame: Arc<Frame> },
     /// The room is gone; streams send this frame and end.
     Deleted(Arc<Frame>),
 }
@@ -35,21 +39,12 @@ struct HubInner {
 impl Hub {
     pub fn new(room_capacity: usize) -> Self {
         let (lobby, _) = broadcast::channel(256);
-        Self {
-            inner: Arc::new(HubInner {
-                rooms: Mutex::default(),
-                lobby,
-                room_capacity: room_capacity.max(1),
-            }),
-        }
+        Self { inner: Arc::new(HubInner { rooms: Mutex::default(), lobby, room_capacity: room_capacity.max(1) }) }
     }
 
     pub fn subscribe_room(&self, room: RoomId) -> broadcast::Receiver<RoomEvent> {
         let mut rooms = self.inner.rooms.lock().unwrap();
-        rooms
-            .entry(room)
-            .or_insert_with(|| broadcast::channel(self.inner.room_capacity).0)
-            .subscribe()
+        rooms.entry(room).or_insert_with(|| broadcast::channel(self.inner.room_capacity).0).subscribe()
     }
 
     pub fn subscribe_lobby(&self) -> broadcast::Receiver<Arc<Frame>> {
@@ -58,10 +53,16 @@ impl Hub {
 
     /// Sends a stored message to the room's subscribers, if it has any.
     pub fn publish_message(&self, message: &Message) {
-        self.send_to_room(
-            message.room,
-            RoomEvent::Message(Arc::new(Frame::message(message))),
-        );
+        let event = RoomEvent::Message { frame: Arc::new(Frame::message(message)), audience: message.audience() };
+        self.send_to_room(message.room, event);
+    }
+
+    pub fn publish_members(&self, room: RoomId, members: &[Member], as_of: i64) {
+        self.send_to_room(room, RoomEvent::Members { frame: Arc::new(Frame::members(members, as_of)), as_of });
+    }
+
+    pub fn publish_kicked(&self, room: RoomId, user: UserId) {
+        self.send_to_room(room, RoomEvent::Kicked { user, frame: Arc::new(Frame::kicked(room)) });
     }
 
     pub fn publish_room_created(&self, room: &Room) {

@@ -20,11 +20,7 @@ impl LobbyFeed {
     pub async fn open(hub: &Hub, store: Arc<dyn Store>) -> StoreResult<Self> {
         let live = hub.subscribe_lobby();
         let rooms = store.rooms().await?;
-        Ok(Self {
-            store,
-            live,
-            pending: Some(Arc::new(Frame::rooms(&rooms))),
-        })
+        Ok(Self { store, live, pending: Some(Arc::new(Frame::rooms(&rooms))) })
     }
 
     pub async fn next(&mut self) -> StoreResult<Option<Arc<Frame>>> {
@@ -33,9 +29,7 @@ impl LobbyFeed {
         }
         match self.live.recv().await {
             Ok(frame) => Ok(Some(frame)),
-            Err(RecvError::Lagged(_)) => {
-                Ok(Some(Arc::new(Frame::rooms(&self.store.rooms().await?))))
-            }
+            Err(RecvError::Lagged(_)) => Ok(Some(Arc::new(Frame::rooms(&self.store.rooms().await?)))),
             Err(RecvError::Closed) => Ok(None),
         }
     }

@@ -29,29 +29,13 @@ struct PresenceInner {
 
 impl Presence {
     pub fn new(store: Arc<dyn Store>, grace: Duration) -> Self {
-        Self {
-            inner: Arc::new(PresenceInner {
-                streams: Mutex::default(),
-                store,
-                grace,
-            }),
-        }
+        Self { inner: Arc::new(PresenceInner { streams: Mutex::default(), store, grace }) }
     }
 
     /// Records one more open stream; dropping the guard records its end.
     pub fn hold(&self, room: RoomId, user: UserId) -> PresenceGuard {
-        *self
-            .inner
-            .streams
-            .lock()
-            .unwrap()
-            .entry((room, user))
-            .or_default() += 1;
-        PresenceGuard {
-            presence: self.clone(),
-            room,
-            user,
-        }
+        *self.inner.streams.lock().unwrap().entry((room, user)).or_default() += 1;
+        PresenceGuard { presence: self.clone(), room, user }
     }
 
     /// Every (room, user) with at least one open stream here.

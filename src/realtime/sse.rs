@@ -27,10 +27,10 @@ pub fn room_events(feed: RoomFeed, presence: PresenceGuard) -> ByteStream {
     Box::pin(stream::unfold(Some((feed, presence)), |state| async move {
         let (mut feed, presence) = state?;
         match feed.next().await {
-            Ok(Some(FeedItem::Message(frame) | FeedItem::Resync(frame))) => {
+            Ok(Some(FeedItem::Message(frame) | FeedItem::Members(frame) | FeedItem::Resync(frame))) => {
                 Some((frame.sse.clone(), Some((feed, presence))))
             }
-            Ok(Some(FeedItem::Deleted(frame))) => Some((frame.sse.clone(), None)),
+            Ok(Some(FeedItem::Deleted(frame) | FeedItem::Kicked(frame))) => Some((frame.sse.clone(), None)),
             Ok(None) => None,
             Err(err) => {
                 tracing::warn!(error = %err, last_id = feed.last_id(), "room stream ended by a storage error");
@@ -65,11 +65,7 @@ pub fn response(events: ByteStream, keep_alive: Duration, shutdown: Cancellation
     // restart instead of having them all reconnect in the same instant.
     let retry_ms: u32 = rand::thread_rng().gen_range(1500..4500);
     let head = Bytes::from(format!("retry: {retry_ms}\n\n"));
-    let pump = Pump {
-        events,
-        keep_alive: interval_at(Instant::now() + keep_alive, keep_alive),
-        shutdown,
-    };
+    let pump = Pump { events, keep_alive: interval_at(Instant::now() + keep_alive, keep_alive), shutdown };
     let body = stream::once(async move { head })
         .chain(stream::unfold(pump, |mut pump| async move {
             tokio::select! {
@@ -82,16 +78,10 @@ pub fn response(events: ByteStream, keep_alive: Duration, shutdown: Cancellation
         .map(Ok::<_, Infallible>);
     (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/event-stream"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
             // nginx and similar proxies buffer responses unless told not to.
-            (
-                header::HeaderName::from_static("x-accel-buffering"),
-                HeaderValue::from_static("no"),
-            ),
+            (header::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")),
         ],
         Body::from_stream(body),
     )

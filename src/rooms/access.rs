@@ -8,7 +8,7 @@
 use chrono::Utc;
 
 use crate::{
-    domain::{Room, RoomId, User, UserId},
+    domain::{Invalid, Room, RoomId, User, UserId},
     error::ApiError,
     state::AppState,
     storage::Seat,
@@ -32,13 +32,12 @@ pub async fn take_seat(
     hold: std::time::Duration,
 ) -> Result<Room, ApiError> {
     match state.store.take_seat(room, user, Utc::now() + hold).await? {
-        Seat::Full => Err(ApiError::Conflict {
-            code: "room_full",
-            message: "the room is full".into(),
-        }),
+        Seat::Full => Err(ApiError::Conflict { code: "room_full", message: "the room is full".into() }),
+        Seat::Banned => Err(ApiError::kicked()),
         Seat::Taken { room, joined } => {
             if let Some(joined) = joined {
                 state.hub.publish_message(&joined);
+                announce_members(state, room.id).await;
                 state.hub.publish_room_updated(&room);
             }
             Ok(room)
@@ -46,16 +45,31 @@ pub async fn take_seat(
     }
 }
 
+/// Sends the room's current member list to its streams. A failure only delays the list until
+/// the next change (clients also get a fresh list on every connect), so it is logged, not raised.
+pub async fn announce_members(state: &AppState, room: RoomId) {
+    match state.store.members(room).await {
+        Ok((members, as_of)) => state.hub.publish_members(room, &members, as_of),
+        Err(err) => tracing::warn!(room.id = %room, error = %err, "could not read the member list"),
+    }
+}
+
 /// Fails with 403 unless the user holds a seat (404 if the room is gone), and keeps the seat
 /// for another grace period: posting is activity, like an open stream.
 pub async fn ensure_seated(state: &AppState, room: RoomId, user: UserId) -> Result<(), ApiError> {
-    if state
-        .store
-        .touch_seat(room, user, Utc::now() + state.config.presence_grace)
-        .await?
-    {
+    if state.store.touch_seat(room, user, Utc::now() + state.config.presence_grace).await? {
         return Ok(());
     }
     state.store.last_message_id(room).await?; // NotFound → 404
     Err(ApiError::not_a_member())
+}
+
+/// The user as a member of the room, or 422 `not_in_room`.
+pub async fn seated_member(state: &AppState, room: RoomId, user: UserId) -> Result<User, ApiError> {
+    let (members, _) = state.store.members(room).await?;
+    members
+        .into_iter()
+        .find(|member| member.user.id == user)
+        .map(|member| member.user)
+        .ok_or_else(|| Invalid::new("not_in_room", "that user is not in this room").into())
 }

@@ -6,10 +6,11 @@ use serde::Deserialize;
 
 use super::{access, password, RoomPath};
 use crate::{
-    domain::{Capacity, Invalid, NewRoom, Room, RoomPassword, RoomTitle},
+    domain::{Capacity, Invalid, NewRoom, Room, RoomPassword, RoomTitle, UserId},
     error::{ApiError, ApiJson},
     identity::Identity,
     state::AppState,
+    storage::OwnerAction,
 };
 
 #[derive(serde::Serialize)]
@@ -18,9 +19,7 @@ pub struct RoomList {
 }
 
 pub async fn list_rooms(State(state): State<AppState>) -> Result<Json<RoomList>, ApiError> {
-    Ok(Json(RoomList {
-        rooms: state.store.rooms().await?,
-    }))
+    Ok(Json(RoomList { rooms: state.store.rooms().await? }))
 }
 
 #[derive(Deserialize)]
@@ -42,9 +41,7 @@ pub async fn create_room(
 ) -> Result<(StatusCode, Json<Room>), ApiError> {
     let title = RoomTitle::parse(&input.title)?;
     let max = match input.max {
-        None | Some(serde_json::Value::Null) => {
-            Capacity::parse(None, state.config.max_room_capacity)?
-        }
+        None | Some(serde_json::Value::Null) => Capacity::parse(None, state.config.max_room_capacity)?,
         Some(serde_json::Value::Number(n)) if n.is_i64() => {
             Capacity::parse(n.as_i64(), state.config.max_room_capacity)?
         }
@@ -54,26 +51,15 @@ pub async fn create_room(
         Some(password) => Some(password::hash(password).await?),
         None => None,
     };
-    let new = NewRoom {
-        title,
-        max,
-        password_hash,
-        owner: identity.user(),
-    };
-    let (room, joined) = state
-        .store
-        .create_room(new, chrono::Utc::now() + state.config.presence_grace)
-        .await?;
+    let new = NewRoom { title, max, password_hash, owner: identity.user() };
+    let (room, joined) = state.store.create_room(new, chrono::Utc::now() + state.config.presence_grace).await?;
     tracing::info!(room.id = %room.id, "room created");
     state.hub.publish_room_created(&room);
     state.hub.publish_message(&joined);
     Ok((StatusCode::CREATED, Json(room)))
 }
 
-pub async fn get_room(
-    State(state): State<AppState>,
-    RoomPath(id): RoomPath,
-) -> Result<Json<Room>, ApiError> {
+pub async fn get_room(State(state): State<AppState>, RoomPath(id): RoomPath) -> Result<Json<Room>, ApiError> {
     Ok(Json(state.store.room(id).await?))
 }
 
@@ -85,10 +71,7 @@ pub async fn delete_room(
 ) -> Result<StatusCode, ApiError> {
     let room = state.store.room(id).await?;
     if room.owner.id != identity.id {
-        return Err(ApiError::Forbidden {
-            code: "not_owner",
-            message: "only the room's owner can delete it".into(),
-        });
+        return Err(ApiError::Forbidden { code: "not_owner", message: "only the room's owner can delete it".into() });
     }
     state.store.delete_room(id).await?;
     tracing::info!("room deleted by its owner");
@@ -125,13 +108,8 @@ pub async fn join_room(
             });
         }
         serde_json::from_slice(&body).map_err(|err| match err.classify() {
-            serde_json::error::Category::Data => {
-                ApiError::Invalid(Invalid::new("invalid_body", err.to_string()))
-            }
-            _ => ApiError::BadRequest {
-                code: "invalid_json",
-                message: format!("the body is not valid JSON: {err}"),
-            },
+            serde_json::error::Category::Data => ApiError::Invalid(Invalid::new("invalid_body", err.to_string())),
+            _ => ApiError::BadRequest { code: "invalid_json", message: format!("the body is not valid JSON: {err}") },
         })?
     };
     if let Some(hash) = state.store.password_hash(id).await? {
@@ -152,4 +130,68 @@ pub async fn join_room(
     }
     let room = access::take_seat(&state, id, &identity.user(), state.config.presence_grace).await?;
     Ok(Json(room))
+}
+
+#[derive(Deserialize)]
+pub struct KickRequest {
+    #[serde(default)]
+    user: String,
+}
+
+/// The owner removes a member, who may not come back while the room exists.
+#[tracing::instrument(skip_all, fields(room.id = %id, user.id = %identity.id))]
+pub async fn kick_member(
+    State(state): State<AppState>,
+    identity: Identity,
+    RoomPath(id): RoomPath,
+    ApiJson(input): ApiJson<KickRequest>,
+) -> Result<StatusCode, ApiError> {
+    let target = other_member(&input.user, &identity, "you cannot kick yourself")?;
+    let (room, message) = owner_action(state.store.kick(id, &identity.user(), target).await?)?;
+    tracing::info!(kicked = %target, "member kicked");
+    state.hub.publish_message(&message);
+    state.hub.publish_kicked(id, target);
+    access::announce_members(&state, id).await;
+    state.hub.publish_room_updated(&room);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct OwnerRequest {
+    #[serde(default)]
+    to: String,
+}
+
+/// The owner hands the room to another member.
+#[tracing::instrument(skip_all, fields(room.id = %id, user.id = %identity.id))]
+pub async fn transfer_ownership(
+    State(state): State<AppState>,
+    identity: Identity,
+    RoomPath(id): RoomPath,
+    ApiJson(input): ApiJson<OwnerRequest>,
+) -> Result<Json<Room>, ApiError> {
+    let target = other_member(&input.to, &identity, "you already own this room")?;
+    let (room, message) = owner_action(state.store.transfer_ownership(id, &identity.user(), target).await?)?;
+    state.hub.publish_message(&message);
+    access::announce_members(&state, id).await;
+    state.hub.publish_room_updated(&room);
+    Ok(Json(room))
+}
+
+fn other_member(raw: &str, identity: &Identity, if_self: &str) -> Result<UserId, ApiError> {
+    let user = UserId::parse(raw).ok_or_else(|| Invalid::new("invalid_user", "expected a user id"))?;
+    if user == identity.id {
+        return Err(Invalid::new("invalid_user", if_self).into());
+    }
+    Ok(user)
+}
+
+fn owner_action(outcome: OwnerAction) -> Result<(Room, crate::domain::Message), ApiError> {
+    match outcome {
+        OwnerAction::Done { room, message } => Ok((room, message)),
+        OwnerAction::NotOwner => {
+            Err(ApiError::Forbidden { code: "not_owner", message: "only the room's owner can do that".into() })
+        }
+        OwnerAction::NotSeated => Err(Invalid::new("not_in_room", "that user is not in this room").into()),
+    }
 }

@@ -16,15 +16,11 @@ use crate::{domain::RoomId, error::ApiError, state::AppState};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/api/rooms",
-            get(handlers::list_rooms).post(handlers::create_room),
-        )
-        .route(
-            "/api/rooms/{id}",
-            get(handlers::get_room).delete(handlers::delete_room),
-        )
+        .route("/api/rooms", get(handlers::list_rooms).post(handlers::create_room))
+        .route("/api/rooms/{id}", get(handlers::get_room).delete(handlers::delete_room))
         .route("/api/rooms/{id}/join", post(handlers::join_room))
+        .route("/api/rooms/{id}/kicks", post(handlers::kick_member))
+        .route("/api/rooms/{id}/owner", post(handlers::transfer_ownership))
 }
 
 /// The `{id}` of a room route. Anything that is not a UUID is a room that does not exist.
@@ -34,11 +30,8 @@ impl<S: Send + Sync> FromRequestParts<S> for RoomPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::room_not_found())?;
-        RoomId::parse(&raw)
-            .map(Self)
-            .ok_or_else(ApiError::room_not_found)
+        let Path(raw) =
+            Path::<String>::from_request_parts(parts, state).await.map_err(|_| ApiError::room_not_found())?;
+        RoomId::parse(&raw).map(Self).ok_or_else(ApiError::room_not_found)
     }
 }

@@ -24,11 +24,8 @@ pub async fn hash(password: RoomPassword) -> Result<String, ApiError> {
 /// The comparison happens inside argon2's verifier, in constant time.
 pub async fn matches(password: RoomPassword, hash: String) -> Result<bool, ApiError> {
     tokio::task::spawn_blocking(move || {
-        let hash = PasswordHash::new(&hash)
-            .map_err(|err| anyhow::anyhow!("stored hash is unreadable: {err}"))?;
-        Ok(Argon2::default()
-            .verify_password(password.expose().as_bytes(), &hash)
-            .is_ok())
+        let hash = PasswordHash::new(&hash).map_err(|err| anyhow::anyhow!("stored hash is unreadable: {err}"))?;
+        Ok(Argon2::default().verify_password(password.expose().as_bytes(), &hash).is_ok())
     })
     .await
     .map_err(|err| ApiError::Internal(err.into()))?

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{GifId, Message, NewMessage, NewRoom, Room, RoomId, User, UserId};
+use crate::domain::{GifId, Member, Message, NewMessage, NewRoom, Room, RoomId, User, UserId};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -59,14 +59,30 @@ pub enum Seat {
     Taken { room: Room, joined: Option<Message> },
     /// Every seat is taken by someone else.
     Full,
+    /// The owner kicked this user out; they may not come back while the room exists.
+    Banned,
+}
+
+/// The outcome of something only the room's owner may do to another member.
+#[derive(Debug)]
+pub enum OwnerAction {
+    Done {
+        room: Room,
+        message: Message,
+    },
+    /// The one asking is not (or no longer) the owner.
+    NotOwner,
+    /// The other user holds no seat in the room.
+    NotSeated,
 }
 
 /// What happened to a room when some of its seats expired.
 #[derive(Debug)]
 pub struct Departure {
     pub room_id: RoomId,
-    /// The stored "left" messages, one per user whose seat expired (none if the room went).
-    pub left: Vec<Message>,
+    /// The stored system messages: one "left" per user whose seat expired, and an owner
+    /// change when the owner was among them (none if the room went).
+    pub messages: Vec<Message>,
     /// The room afterwards, or `None` when its last seat went and it was deleted.
     pub room: Option<Room>,
 }
@@ -77,11 +93,7 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 
     /// Creates the room and gives its owner the first seat, valid until `seat_until`.
-    async fn create_room(
-        &self,
-        room: NewRoom,
-        seat_until: DateTime<Utc>,
-    ) -> StoreResult<(Room, Message)>;
+    async fn create_room(&self, room: NewRoom, seat_until: DateTime<Utc>) -> StoreResult<(Room, Message)>;
     async fn room(&self, id: RoomId) -> StoreResult<Room>;
     /// Every room, oldest first.
     async fn rooms(&self) -> StoreResult<Vec<Room>>;
@@ -97,38 +109,41 @@ pub trait Store: Send + Sync + 'static {
     /// Gives the user a seat unless the room is full, atomically with respect to every other
     /// seat request (on every instance), and stores a "joined" message for a new seat.
     /// An existing seat is kept and extended to at least `until`.
-    async fn take_seat(&self, room: RoomId, user: &User, until: DateTime<Utc>)
-        -> StoreResult<Seat>;
+    async fn take_seat(&self, room: RoomId, user: &User, until: DateTime<Utc>) -> StoreResult<Seat>;
     /// Extends the user's seat to at least `until` (they are active) and says whether they
     /// hold one: a single round trip on the posting path.
-    async fn touch_seat(
-        &self,
-        room: RoomId,
-        user: UserId,
-        until: DateTime<Utc>,
-    ) -> StoreResult<bool>;
+    async fn touch_seat(&self, room: RoomId, user: UserId, until: DateTime<Utc>) -> StoreResult<bool>;
     /// Extends existing seats to at least `until` (stream heartbeats, posts). Missing seats are
     /// not recreated.
-    async fn extend_seats(
-        &self,
-        seats: &[(RoomId, UserId)],
-        until: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    async fn extend_seats(&self, seats: &[(RoomId, UserId)], until: DateTime<Utc>) -> StoreResult<()>;
     /// Sets when an existing seat expires: its user's last local stream has closed.
     async fn release_seat(&self, room: RoomId, user: UserId, at: DateTime<Utc>) -> StoreResult<()>;
-    /// Removes seats that expired before `now`, storing a "left" message for each, and deletes
-    /// rooms left with no seat at all.
+    /// Removes seats that expired before `now`, storing a "left" message for each, hands
+    /// ownership to the longest-present member when the owner's seat went, and deletes rooms
+    /// left with no seat at all.
     async fn expire_seats(&self, now: DateTime<Utc>) -> StoreResult<Vec<Departure>>;
 
     /// Stores the message with the room's next sequence number. The number is taken inside
     /// the same transaction as the insert, so commit order equals sequence order.
     async fn append_message(&self, message: NewMessage) -> StoreResult<Message>;
-    /// A window of the room's messages, oldest first.
-    async fn messages(&self, room: RoomId, page: Page) -> StoreResult<Vec<Message>>;
+    /// A window of the room's messages that `viewer` may read (whispers only between their
+    /// two ends), oldest first.
+    async fn messages(&self, room: RoomId, page: Page, viewer: UserId) -> StoreResult<Vec<Message>>;
     /// The highest sequence number taken in the room (0 before the first message).
     async fn last_message_id(&self, room: RoomId) -> StoreResult<i64>;
 
     async fn gif(&self, id: &GifId) -> StoreResult<Option<Bytes>>;
+
+    /// The seat holders, longest-present first, and the room's last sequence number at the
+    /// time of reading, so a subscriber can tell a newer list from an older one.
+    async fn members(&self, room: RoomId) -> StoreResult<(Vec<Member>, i64)>;
+    /// Removes `target`'s seat and bars them from the room, if `by` owns it.
+    async fn kick(&self, room: RoomId, by: &User, target: UserId) -> StoreResult<OwnerAction>;
+    /// Makes `target` the owner, if `by` owns the room and `target` holds a seat.
+    async fn transfer_ownership(&self, room: RoomId, by: &User, target: UserId) -> StoreResult<OwnerAction>;
+    /// Records the user's new name in every room where they hold a seat (and own), storing a
+    /// system message in each. Returns those messages.
+    async fn rename(&self, user: &User, old_name: &str) -> StoreResult<Vec<Message>>;
 }
 
 /// Opens the backend that the URL's scheme names, and applies its migrations.
@@ -149,4 +164,21 @@ pub(crate) fn joined_text(user: &User) -> String {
 
 pub(crate) fn left_text(user: &User) -> String {
     format!("{} left the room.", user.name)
+}
+
+pub(crate) fn owner_text(user: &User) -> String {
+    format!("{} is now the owner.", user.name)
+}
+
+pub(crate) fn kicked_text(user: &User, by: &User) -> String {
+    format!("{} was removed by {}.", user.name, by.name)
+}
+
+pub(crate) fn renamed_text(old_name: &str, user: &User) -> String {
+    format!("{old_name} is now known as {}.", user.name)
+}
+
+/// A system message by `user`.
+pub(crate) fn system(room: RoomId, user: &User, text: String) -> NewMessage {
+    NewMessage { room, author: user.clone(), body: crate::domain::NewMessageBody::System(text) }
 }

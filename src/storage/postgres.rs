@@ -9,10 +9,11 @@ use chrono::{DateTime, Utc};
 use sqlx::{postgres::PgPoolOptions, PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{joined_text, left_text, Departure, Page, Seat, StorageError, Store, StoreResult};
-use crate::domain::{
-    GifId, Message, MessageKind, NewMessage, NewMessageBody, NewRoom, Room, RoomId, User, UserId,
+use super::{
+    joined_text, kicked_text, left_text, owner_text, renamed_text, system, Departure, OwnerAction, Page, Seat,
+    StorageError, Store, StoreResult,
 };
+use crate::domain::{GifId, Member, Message, MessageKind, NewMessage, NewRoom, Room, RoomId, User, UserId};
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -31,12 +32,12 @@ impl PostgresStore {
     }
 }
 
-const ROOM_COLUMNS: &str =
-    "SELECT r.id, r.title, r.max_members, r.password_hash IS NOT NULL AS locked, \
+const ROOM_COLUMNS: &str = "SELECT r.id, r.title, r.max_members, r.password_hash IS NOT NULL AS locked, \
      r.owner_id, r.owner_name, r.created_at, \
      (SELECT count(*) FROM seats s WHERE s.room_id = r.id) AS members FROM rooms r";
 
-const MESSAGE_COLUMNS: &str = "SELECT room_id, seq, kind, user_id, user_name, text, gif_id, gif_width, gif_height, created_at FROM messages";
+const MESSAGE_COLUMNS: &str = "SELECT room_id, seq, kind, user_id, user_name, to_user_id, to_user_name, text, \
+     gif_id, gif_width, gif_height, created_at FROM messages";
 
 #[derive(sqlx::FromRow)]
 struct RoomRow {
@@ -71,6 +72,8 @@ struct MessageRow {
     kind: String,
     user_id: Uuid,
     user_name: Option<String>,
+    to_user_id: Option<Uuid>,
+    to_user_name: Option<String>,
     text: Option<String>,
     gif_id: Option<String>,
     gif_width: Option<i32>,
@@ -85,6 +88,7 @@ impl From<MessageRow> for Message {
             room: RoomId(row.room_id),
             kind: MessageKind::parse(&row.kind).unwrap_or(MessageKind::System),
             user: User::new(UserId(row.user_id), row.user_name.as_deref()),
+            to: row.to_user_id.map(|id| User::new(UserId(id), row.to_user_name.as_deref())),
             text: row.text,
             gif_url: row.gif_id.map(|id| format!("/gifs/{id}.gif")),
             gif_width: row.gif_width.map(|w| w as u16),
@@ -100,21 +104,14 @@ fn stored_name(user: &User) -> Option<&str> {
 }
 
 async fn room_in(conn: &mut PgConnection, id: RoomId) -> StoreResult<Room> {
-    let row: RoomRow = sqlx::query_as(&format!("{ROOM_COLUMNS} WHERE r.id = $1"))
-        .bind(id.0)
-        .fetch_one(conn)
-        .await?;
+    let row: RoomRow = sqlx::query_as(&format!("{ROOM_COLUMNS} WHERE r.id = $1")).bind(id.0).fetch_one(conn).await?;
     Ok(row.into())
 }
 
 /// Appends inside the caller's transaction. The `UPDATE … RETURNING last_seq` both takes the
 /// number and locks the room row until commit, which is what orders commits by sequence.
 async fn append_in(conn: &mut PgConnection, message: &NewMessage) -> StoreResult<Message> {
-    let (text, gif) = match &message.body {
-        NewMessageBody::Chat(text) => (Some(text.clone().into_inner()), None),
-        NewMessageBody::System(text) => (Some(text.clone()), None),
-        NewMessageBody::Gif(gif) => (None, Some(gif)),
-    };
+    let (text, to, gif) = message.parts();
     if let Some(gif) = gif {
         // Before the sequence bump, so the room row is not locked while megabytes travel.
         sqlx::query(
@@ -129,46 +126,52 @@ async fn append_in(conn: &mut PgConnection, message: &NewMessage) -> StoreResult
         .execute(&mut *conn)
         .await?;
     }
-    let seq: i64 = sqlx::query_scalar(
-        "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq",
-    )
-    .bind(message.room.0)
-    .fetch_one(&mut *conn)
-    .await?;
+    let seq: i64 = sqlx::query_scalar("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
+        .bind(message.room.0)
+        .fetch_one(&mut *conn)
+        .await?;
     let created_at: DateTime<Utc> = sqlx::query_scalar(
-        "INSERT INTO messages (room_id, seq, kind, user_id, user_name, text, gif_id, gif_width, gif_height) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING created_at",
+        "INSERT INTO messages (room_id, seq, kind, user_id, user_name, to_user_id, to_user_name, text, gif_id, \
+         gif_width, gif_height) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING created_at",
     )
     .bind(message.room.0)
     .bind(seq)
     .bind(message.kind().as_str())
     .bind(message.author.id.0)
     .bind(stored_name(&message.author))
+    .bind(to.map(|u| u.id.0))
+    .bind(to.and_then(stored_name))
     .bind(&text)
     .bind(gif.map(|g| g.id.as_str()))
     .bind(gif.map(|g| i32::from(g.width)))
     .bind(gif.map(|g| i32::from(g.height)))
     .fetch_one(&mut *conn)
     .await?;
-    Ok(Message {
-        id: seq,
-        room: message.room,
-        kind: message.kind(),
-        user: message.author.clone(),
-        text,
-        gif_url: gif.map(|g| g.id.url()),
-        gif_width: gif.map(|g| g.width),
-        gif_height: gif.map(|g| g.height),
-        created_at,
-    })
+    Ok(message.stored(seq, created_at))
 }
 
-fn system(room: RoomId, user: &User, text: String) -> NewMessage {
-    NewMessage {
-        room,
-        author: user.clone(),
-        body: NewMessageBody::System(text),
-    }
+/// Locks the room row and returns its owner; `NotFound` when there is no room.
+async fn lock_room(conn: &mut PgConnection, room: RoomId) -> StoreResult<Uuid> {
+    Ok(sqlx::query_scalar("SELECT owner_id FROM rooms WHERE id = $1 FOR UPDATE").bind(room.0).fetch_one(conn).await?)
+}
+
+/// The seat holder's name column (`Some(None)`: seated, no nickname), or `None` when unseated.
+async fn seated_name(conn: &mut PgConnection, room: RoomId, user: UserId) -> StoreResult<Option<Option<String>>> {
+    Ok(sqlx::query_scalar("SELECT user_name FROM seats WHERE room_id = $1 AND user_id = $2")
+        .bind(room.0)
+        .bind(user.0)
+        .fetch_optional(conn)
+        .await?)
+}
+
+async fn set_owner(conn: &mut PgConnection, room: RoomId, owner: &User) -> StoreResult<Message> {
+    sqlx::query("UPDATE rooms SET owner_id = $2, owner_name = $3 WHERE id = $1")
+        .bind(room.0)
+        .bind(owner.id.0)
+        .bind(stored_name(owner))
+        .execute(&mut *conn)
+        .await?;
+    append_in(conn, &system(room, owner, owner_text(owner))).await
 }
 
 #[async_trait]
@@ -178,11 +181,7 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn create_room(
-        &self,
-        new: NewRoom,
-        seat_until: DateTime<Utc>,
-    ) -> StoreResult<(Room, Message)> {
+    async fn create_room(&self, new: NewRoom, seat_until: DateTime<Utc>) -> StoreResult<(Room, Message)> {
         let id = RoomId::random();
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -197,15 +196,13 @@ impl Store for PostgresStore {
         .bind(stored_name(&new.owner))
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO seats (room_id, user_id, user_name, expires_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(id.0)
-        .bind(new.owner.id.0)
-        .bind(stored_name(&new.owner))
-        .bind(seat_until)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("INSERT INTO seats (room_id, user_id, user_name, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(id.0)
+            .bind(new.owner.id.0)
+            .bind(stored_name(&new.owner))
+            .bind(seat_until)
+            .execute(&mut *tx)
+            .await?;
         // The owner set the password, so they never need to type it.
         sqlx::query("INSERT INTO room_access (room_id, user_id) VALUES ($1, $2)")
             .bind(id.0)
@@ -224,26 +221,16 @@ impl Store for PostgresStore {
 
     async fn rooms(&self) -> StoreResult<Vec<Room>> {
         let rows: Vec<RoomRow> =
-            sqlx::query_as(&format!("{ROOM_COLUMNS} ORDER BY r.created_at, r.id"))
-                .fetch_all(&self.pool)
-                .await?;
+            sqlx::query_as(&format!("{ROOM_COLUMNS} ORDER BY r.created_at, r.id")).fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(Room::from).collect())
     }
 
     async fn password_hash(&self, id: RoomId) -> StoreResult<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT password_hash FROM rooms WHERE id = $1")
-                .bind(id.0)
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT password_hash FROM rooms WHERE id = $1").bind(id.0).fetch_one(&self.pool).await?)
     }
 
     async fn delete_room(&self, id: RoomId) -> StoreResult<()> {
-        let deleted = sqlx::query("DELETE FROM rooms WHERE id = $1")
-            .bind(id.0)
-            .execute(&self.pool)
-            .await?;
+        let deleted = sqlx::query("DELETE FROM rooms WHERE id = $1").bind(id.0).execute(&self.pool).await?;
         if deleted.rows_affected() == 0 {
             return Err(StorageError::NotFound);
         }
@@ -251,38 +238,38 @@ impl Store for PostgresStore {
     }
 
     async fn grant_access(&self, room: RoomId, user: UserId) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO room_access (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(room.0)
-        .bind(user.0)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("INSERT INTO room_access (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(room.0)
+            .bind(user.0)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     async fn has_access(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM room_access WHERE room_id = $1 AND user_id = $2)",
-        )
-        .bind(room.0)
-        .bind(user.0)
-        .fetch_one(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM room_access WHERE room_id = $1 AND user_id = $2)")
+            .bind(room.0)
+            .bind(user.0)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
-    async fn take_seat(
-        &self,
-        room: RoomId,
-        user: &User,
-        until: DateTime<Utc>,
-    ) -> StoreResult<Seat> {
+    async fn take_seat(&self, room: RoomId, user: &User, until: DateTime<Utc>) -> StoreResult<Seat> {
         let mut tx = self.pool.begin().await?;
         // The room lock serialises every seat change in this room, on every instance.
         let max: i32 = sqlx::query_scalar("SELECT max_members FROM rooms WHERE id = $1 FOR UPDATE")
             .bind(room.0)
             .fetch_one(&mut *tx)
             .await?;
+        let banned: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND user_id = $2)")
+                .bind(room.0)
+                .bind(user.id.0)
+                .fetch_one(&mut *tx)
+                .await?;
+        if banned {
+            return Ok(Seat::Banned);
+        }
         let kept = sqlx::query(
             "UPDATE seats SET expires_at = GREATEST(expires_at, $3), user_name = $4 \
              WHERE room_id = $1 AND user_id = $2",
@@ -319,28 +306,18 @@ impl Store for PostgresStore {
         Ok(Seat::Taken { room, joined })
     }
 
-    async fn touch_seat(
-        &self,
-        room: RoomId,
-        user: UserId,
-        until: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        let touched = sqlx::query(
-            "UPDATE seats SET expires_at = GREATEST(expires_at, $3) WHERE room_id = $1 AND user_id = $2",
-        )
-        .bind(room.0)
-        .bind(user.0)
-        .bind(until)
-        .execute(&self.pool)
-        .await?;
+    async fn touch_seat(&self, room: RoomId, user: UserId, until: DateTime<Utc>) -> StoreResult<bool> {
+        let touched =
+            sqlx::query("UPDATE seats SET expires_at = GREATEST(expires_at, $3) WHERE room_id = $1 AND user_id = $2")
+                .bind(room.0)
+                .bind(user.0)
+                .bind(until)
+                .execute(&self.pool)
+                .await?;
         Ok(touched.rows_affected() == 1)
     }
 
-    async fn extend_seats(
-        &self,
-        seats: &[(RoomId, UserId)],
-        until: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    async fn extend_seats(&self, seats: &[(RoomId, UserId)], until: DateTime<Utc>) -> StoreResult<()> {
         if seats.is_empty() {
             return Ok(());
         }
@@ -370,61 +347,55 @@ impl Store for PostgresStore {
     }
 
     async fn expire_seats(&self, now: DateTime<Utc>) -> StoreResult<Vec<Departure>> {
-        let rooms: Vec<Uuid> =
-            sqlx::query_scalar("SELECT DISTINCT room_id FROM seats WHERE expires_at < $1")
-                .bind(now)
-                .fetch_all(&self.pool)
-                .await?;
+        let rooms: Vec<Uuid> = sqlx::query_scalar("SELECT DISTINCT room_id FROM seats WHERE expires_at < $1")
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
         let mut departures = Vec::with_capacity(rooms.len());
         // One short transaction per room, holding that room's lock, so a concurrent seat
         // request either lands before the count (and keeps the room) or finds it gone.
         for room_id in rooms {
             let mut tx = self.pool.begin().await?;
-            let exists: Option<Uuid> =
-                sqlx::query_scalar("SELECT id FROM rooms WHERE id = $1 FOR UPDATE")
+            let owner: Option<Uuid> = sqlx::query_scalar("SELECT owner_id FROM rooms WHERE id = $1 FOR UPDATE")
+                .bind(room_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(owner) = owner else { continue };
+            let gone: Vec<(Uuid, Option<String>)> =
+                sqlx::query_as("DELETE FROM seats WHERE room_id = $1 AND expires_at < $2 RETURNING user_id, user_name")
                     .bind(room_id)
-                    .fetch_optional(&mut *tx)
+                    .bind(now)
+                    .fetch_all(&mut *tx)
                     .await?;
-            if exists.is_none() {
-                continue;
-            }
-            let gone: Vec<(Uuid, Option<String>)> = sqlx::query_as(
-                "DELETE FROM seats WHERE room_id = $1 AND expires_at < $2 RETURNING user_id, user_name",
-            )
-            .bind(room_id)
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?;
             if gone.is_empty() {
                 continue; // another instance reaped them first
             }
             let room = RoomId(room_id);
-            let remaining: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM seats WHERE room_id = $1")
+            let remaining: i64 = sqlx::query_scalar("SELECT count(*) FROM seats WHERE room_id = $1")
+                .bind(room_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let departure = if remaining == 0 {
+                sqlx::query("DELETE FROM rooms WHERE id = $1").bind(room_id).execute(&mut *tx).await?;
+                Departure { room_id: room, messages: Vec::new(), room: None }
+            } else {
+                let mut messages = Vec::with_capacity(gone.len() + 1);
+                let owner_left = gone.iter().any(|(user_id, _)| *user_id == owner);
+                for (user_id, name) in gone {
+                    let user = User::new(UserId(user_id), name.as_deref());
+                    messages.push(append_in(&mut tx, &system(room, &user, left_text(&user))).await?);
+                }
+                if owner_left {
+                    // The member present longest inherits the room.
+                    let (heir, name): (Uuid, Option<String>) = sqlx::query_as(
+                        "SELECT user_id, user_name FROM seats WHERE room_id = $1 ORDER BY joined_at, user_id LIMIT 1",
+                    )
                     .bind(room_id)
                     .fetch_one(&mut *tx)
                     .await?;
-            let departure = if remaining == 0 {
-                sqlx::query("DELETE FROM rooms WHERE id = $1")
-                    .bind(room_id)
-                    .execute(&mut *tx)
-                    .await?;
-                Departure {
-                    room_id: room,
-                    left: Vec::new(),
-                    room: None,
+                    messages.push(set_owner(&mut tx, room, &User::new(UserId(heir), name.as_deref())).await?);
                 }
-            } else {
-                let mut left = Vec::with_capacity(gone.len());
-                for (user_id, name) in gone {
-                    let user = User::new(UserId(user_id), name.as_deref());
-                    left.push(append_in(&mut tx, &system(room, &user, left_text(&user))).await?);
-                }
-                Departure {
-                    room_id: room,
-                    left,
-                    room: Some(room_in(&mut tx, room).await?),
-                }
+                Departure { room_id: room, messages, room: Some(room_in(&mut tx, room).await?) }
             };
             tx.commit().await?;
             departures.push(departure);
@@ -439,17 +410,19 @@ impl Store for PostgresStore {
         Ok(stored)
     }
 
-    async fn messages(&self, room: RoomId, page: Page) -> StoreResult<Vec<Message>> {
+    async fn messages(&self, room: RoomId, page: Page, viewer: UserId) -> StoreResult<Vec<Message>> {
         // Without `after`, read newest-first to find the last `limit`, then flip.
         let newest_first = page.after.is_none();
         let order = if newest_first { "DESC" } else { "ASC" };
         let rows: Vec<MessageRow> = sqlx::query_as(&format!(
-            "{MESSAGE_COLUMNS} WHERE room_id = $1 AND seq > $2 AND seq < $3 ORDER BY seq {order} LIMIT $4"
+            "{MESSAGE_COLUMNS} WHERE room_id = $1 AND seq > $2 AND seq < $3 \
+             AND (to_user_id IS NULL OR to_user_id = $5 OR user_id = $5) ORDER BY seq {order} LIMIT $4"
         ))
         .bind(room.0)
         .bind(page.after.unwrap_or(0))
         .bind(page.before.unwrap_or(i64::MAX))
         .bind(i64::from(page.limit))
+        .bind(viewer.0)
         .fetch_all(&self.pool)
         .await?;
         let mut messages: Vec<Message> = rows.into_iter().map(Message::from).collect();
@@ -460,12 +433,7 @@ impl Store for PostgresStore {
     }
 
     async fn last_message_id(&self, room: RoomId) -> StoreResult<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT last_seq FROM rooms WHERE id = $1")
-                .bind(room.0)
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT last_seq FROM rooms WHERE id = $1").bind(room.0).fetch_one(&self.pool).await?)
     }
 
     async fn gif(&self, id: &GifId) -> StoreResult<Option<Bytes>> {
@@ -474,5 +442,84 @@ impl Store for PostgresStore {
             .fetch_optional(&self.pool)
             .await?;
         Ok(data.map(Bytes::from))
+    }
+
+    async fn members(&self, room: RoomId) -> StoreResult<(Vec<Member>, i64)> {
+        // One statement, so the list and `as_of` come from the same snapshot.
+        let rows: Vec<(Uuid, Option<String>, DateTime<Utc>, bool, i64)> = sqlx::query_as(
+            "SELECT s.user_id, s.user_name, s.joined_at, s.user_id = r.owner_id, r.last_seq \
+             FROM rooms r JOIN seats s ON s.room_id = r.id WHERE r.id = $1 ORDER BY s.joined_at, s.user_id",
+        )
+        .bind(room.0)
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(as_of) = rows.first().map(|row| row.4) else {
+            return Ok((Vec::new(), self.last_message_id(room).await?));
+        };
+        let members = rows
+            .into_iter()
+            .map(|(id, name, since, owner, _)| Member { user: User::new(UserId(id), name.as_deref()), owner, since })
+            .collect();
+        Ok((members, as_of))
+    }
+
+    async fn kick(&self, room: RoomId, by: &User, target: UserId) -> StoreResult<OwnerAction> {
+        let mut tx = self.pool.begin().await?;
+        if lock_room(&mut tx, room).await? != by.id.0 {
+            return Ok(OwnerAction::NotOwner);
+        }
+        let Some(name) = seated_name(&mut tx, room, target).await? else { return Ok(OwnerAction::NotSeated) };
+        let kicked = User::new(target, name.as_deref());
+        for statement in [
+            "DELETE FROM seats WHERE room_id = $1 AND user_id = $2",
+            "DELETE FROM room_access WHERE room_id = $1 AND user_id = $2",
+            "INSERT INTO room_bans (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        ] {
+            sqlx::query(statement).bind(room.0).bind(target.0).execute(&mut *tx).await?;
+        }
+        let message = append_in(&mut tx, &system(room, &kicked, kicked_text(&kicked, by))).await?;
+        let room = room_in(&mut tx, room).await?;
+        tx.commit().await?;
+        Ok(OwnerAction::Done { room, message })
+    }
+
+    async fn transfer_ownership(&self, room: RoomId, by: &User, target: UserId) -> StoreResult<OwnerAction> {
+        let mut tx = self.pool.begin().await?;
+        if lock_room(&mut tx, room).await? != by.id.0 {
+            return Ok(OwnerAction::NotOwner);
+        }
+        let Some(name) = seated_name(&mut tx, room, target).await? else { return Ok(OwnerAction::NotSeated) };
+        let message = set_owner(&mut tx, room, &User::new(target, name.as_deref())).await?;
+        let room = room_in(&mut tx, room).await?;
+        tx.commit().await?;
+        Ok(OwnerAction::Done { room, message })
+    }
+
+    async fn rename(&self, user: &User, old_name: &str) -> StoreResult<Vec<Message>> {
+        let mut tx = self.pool.begin().await?;
+        // Rooms in a fixed order, so two renames can never lock them in opposite orders.
+        let rooms: Vec<Uuid> = sqlx::query_scalar("SELECT room_id FROM seats WHERE user_id = $1 ORDER BY room_id")
+            .bind(user.id.0)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut messages = Vec::with_capacity(rooms.len());
+        for room in rooms.into_iter().map(RoomId) {
+            lock_room(&mut tx, room).await?;
+            sqlx::query("UPDATE seats SET user_name = $3 WHERE room_id = $1 AND user_id = $2")
+                .bind(room.0)
+                .bind(user.id.0)
+                .bind(stored_name(user))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE rooms SET owner_name = $3 WHERE id = $1 AND owner_id = $2")
+                .bind(room.0)
+                .bind(user.id.0)
+                .bind(stored_name(user))
+                .execute(&mut *tx)
+                .await?;
+            messages.push(append_in(&mut tx, &system(room, user, renamed_text(old_name, user))).await?);
+        }
+        tx.commit().await?;
+        Ok(messages)
     }
 }

@@ -12,10 +12,11 @@ use sqlx::{
     SqliteConnection, SqlitePool,
 };
 
-use super::{joined_text, left_text, Departure, Page, Seat, StorageError, Store, StoreResult};
-use crate::domain::{
-    GifId, Message, MessageKind, NewMessage, NewMessageBody, NewRoom, Room, RoomId, User, UserId,
+use super::{
+    joined_text, kicked_text, left_text, owner_text, renamed_text, system, Departure, OwnerAction, Page, Seat,
+    StorageError, Store, StoreResult,
 };
+use crate::domain::{GifId, Member, Message, MessageKind, NewMessage, NewRoom, Room, RoomId, User, UserId};
 
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -37,15 +38,9 @@ impl SqliteStore {
                 std::fs::create_dir_all(parent)?;
             }
         }
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         Ok(Self { writer, reader })
     }
 }
@@ -63,12 +58,12 @@ fn parse_uuid(raw: &str) -> uuid::Uuid {
     uuid::Uuid::parse_str(raw).unwrap_or_default()
 }
 
-const ROOM_COLUMNS: &str =
-    "SELECT r.id, r.title, r.max_members, r.password_hash IS NOT NULL AS locked, \
+const ROOM_COLUMNS: &str = "SELECT r.id, r.title, r.max_members, r.password_hash IS NOT NULL AS locked, \
      r.owner_id, r.owner_name, r.created_at, \
      (SELECT count(*) FROM seats s WHERE s.room_id = r.id) AS members FROM rooms r";
 
-const MESSAGE_COLUMNS: &str = "SELECT room_id, seq, kind, user_id, user_name, text, gif_id, gif_width, gif_height, created_at FROM messages";
+const MESSAGE_COLUMNS: &str = "SELECT room_id, seq, kind, user_id, user_name, to_user_id, to_user_name, text, \
+     gif_id, gif_width, gif_height, created_at FROM messages";
 
 #[derive(sqlx::FromRow)]
 struct RoomRow {
@@ -103,6 +98,8 @@ struct MessageRow {
     kind: String,
     user_id: String,
     user_name: Option<String>,
+    to_user_id: Option<String>,
+    to_user_name: Option<String>,
     text: Option<String>,
     gif_id: Option<String>,
     gif_width: Option<i64>,
@@ -117,6 +114,7 @@ impl From<MessageRow> for Message {
             room: RoomId(parse_uuid(&row.room_id)),
             kind: MessageKind::parse(&row.kind).unwrap_or(MessageKind::System),
             user: User::new(UserId(parse_uuid(&row.user_id)), row.user_name.as_deref()),
+            to: row.to_user_id.map(|id| User::new(UserId(parse_uuid(&id)), row.to_user_name.as_deref())),
             text: row.text,
             gif_url: row.gif_id.map(|id| format!("/gifs/{id}.gif")),
             gif_width: row.gif_width.map(|w| w as u16),
@@ -131,19 +129,13 @@ fn stored_name(user: &User) -> Option<&str> {
 }
 
 async fn room_in(conn: &mut SqliteConnection, id: RoomId) -> StoreResult<Room> {
-    let row: RoomRow = sqlx::query_as(&format!("{ROOM_COLUMNS} WHERE r.id = ?"))
-        .bind(id.to_string())
-        .fetch_one(conn)
-        .await?;
+    let row: RoomRow =
+        sqlx::query_as(&format!("{ROOM_COLUMNS} WHERE r.id = ?")).bind(id.to_string()).fetch_one(conn).await?;
     Ok(row.into())
 }
 
 async fn append_in(conn: &mut SqliteConnection, message: &NewMessage) -> StoreResult<Message> {
-    let (text, gif) = match &message.body {
-        NewMessageBody::Chat(text) => (Some(text.clone().into_inner()), None),
-        NewMessageBody::System(text) => (Some(text.clone()), None),
-        NewMessageBody::Gif(gif) => (None, Some(gif)),
-    };
+    let (text, to, gif) = message.parts();
     let now = Utc::now();
     if let Some(gif) = gif {
         sqlx::query(
@@ -159,21 +151,21 @@ async fn append_in(conn: &mut SqliteConnection, message: &NewMessage) -> StoreRe
         .execute(&mut *conn)
         .await?;
     }
-    let seq: i64 = sqlx::query_scalar(
-        "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
-    )
-    .bind(message.room.to_string())
-    .fetch_one(&mut *conn)
-    .await?;
+    let seq: i64 = sqlx::query_scalar("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq")
+        .bind(message.room.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
     sqlx::query(
-        "INSERT INTO messages (room_id, seq, kind, user_id, user_name, text, gif_id, gif_width, gif_height, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO messages (room_id, seq, kind, user_id, user_name, to_user_id, to_user_name, text, gif_id, \
+         gif_width, gif_height, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(message.room.to_string())
     .bind(seq)
     .bind(message.kind().as_str())
     .bind(message.author.id.to_string())
     .bind(stored_name(&message.author))
+    .bind(to.map(|u| u.id.to_string()))
+    .bind(to.and_then(stored_name))
     .bind(&text)
     .bind(gif.map(|g| g.id.as_str()))
     .bind(gif.map(|g| i64::from(g.width)))
@@ -181,26 +173,35 @@ async fn append_in(conn: &mut SqliteConnection, message: &NewMessage) -> StoreRe
     .bind(millis(now))
     .execute(&mut *conn)
     .await?;
-    Ok(Message {
-        id: seq,
-        room: message.room,
-        kind: message.kind(),
-        user: message.author.clone(),
-        text,
-        gif_url: gif.map(|g| g.id.url()),
-        gif_width: gif.map(|g| g.width),
-        gif_height: gif.map(|g| g.height),
-        // Millisecond precision, as a later read from the table would give.
-        created_at: from_millis(millis(now)),
-    })
+    // Millisecond precision, as a later read from the table would give.
+    Ok(message.stored(seq, from_millis(millis(now))))
 }
 
-fn system(room: RoomId, user: &User, text: String) -> NewMessage {
-    NewMessage {
-        room,
-        author: user.clone(),
-        body: NewMessageBody::System(text),
-    }
+/// The room's owner; `NotFound` when there is no room. (The single writer connection already
+/// makes the caller's transaction exclusive, so there is nothing to lock.)
+async fn owner_of(conn: &mut SqliteConnection, room: RoomId) -> StoreResult<UserId> {
+    let owner: String =
+        sqlx::query_scalar("SELECT owner_id FROM rooms WHERE id = ?").bind(room.to_string()).fetch_one(conn).await?;
+    Ok(UserId(parse_uuid(&owner)))
+}
+
+/// The seat holder's name column (`Some(None)`: seated, no nickname), or `None` when unseated.
+async fn seated_name(conn: &mut SqliteConnection, room: RoomId, user: UserId) -> StoreResult<Option<Option<String>>> {
+    Ok(sqlx::query_scalar("SELECT user_name FROM seats WHERE room_id = ? AND user_id = ?")
+        .bind(room.to_string())
+        .bind(user.to_string())
+        .fetch_optional(conn)
+        .await?)
+}
+
+async fn set_owner(conn: &mut SqliteConnection, room: RoomId, owner: &User) -> StoreResult<Message> {
+    sqlx::query("UPDATE rooms SET owner_id = ?, owner_name = ? WHERE id = ?")
+        .bind(owner.id.to_string())
+        .bind(stored_name(owner))
+        .bind(room.to_string())
+        .execute(&mut *conn)
+        .await?;
+    append_in(conn, &system(room, owner, owner_text(owner))).await
 }
 
 #[async_trait]
@@ -210,11 +211,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn create_room(
-        &self,
-        new: NewRoom,
-        seat_until: DateTime<Utc>,
-    ) -> StoreResult<(Room, Message)> {
+    async fn create_room(&self, new: NewRoom, seat_until: DateTime<Utc>) -> StoreResult<(Room, Message)> {
         let id = RoomId::random();
         let now = millis(Utc::now());
         let mut tx = self.writer.begin().await?;
@@ -257,26 +254,19 @@ impl Store for SqliteStore {
 
     async fn rooms(&self) -> StoreResult<Vec<Room>> {
         let rows: Vec<RoomRow> =
-            sqlx::query_as(&format!("{ROOM_COLUMNS} ORDER BY r.created_at, r.id"))
-                .fetch_all(&self.reader)
-                .await?;
+            sqlx::query_as(&format!("{ROOM_COLUMNS} ORDER BY r.created_at, r.id")).fetch_all(&self.reader).await?;
         Ok(rows.into_iter().map(Room::from).collect())
     }
 
     async fn password_hash(&self, id: RoomId) -> StoreResult<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT password_hash FROM rooms WHERE id = ?")
-                .bind(id.to_string())
-                .fetch_one(&self.reader)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT password_hash FROM rooms WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_one(&self.reader)
+            .await?)
     }
 
     async fn delete_room(&self, id: RoomId) -> StoreResult<()> {
-        let deleted = sqlx::query("DELETE FROM rooms WHERE id = ?")
-            .bind(id.to_string())
-            .execute(&self.writer)
-            .await?;
+        let deleted = sqlx::query("DELETE FROM rooms WHERE id = ?").bind(id.to_string()).execute(&self.writer).await?;
         if deleted.rows_affected() == 0 {
             return Err(StorageError::NotFound);
         }
@@ -294,27 +284,29 @@ impl Store for SqliteStore {
     }
 
     async fn has_access(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM room_access WHERE room_id = ? AND user_id = ?)",
-        )
-        .bind(room.to_string())
-        .bind(user.to_string())
-        .fetch_one(&self.reader)
-        .await?)
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM room_access WHERE room_id = ? AND user_id = ?)")
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .fetch_one(&self.reader)
+            .await?)
     }
 
-    async fn take_seat(
-        &self,
-        room: RoomId,
-        user: &User,
-        until: DateTime<Utc>,
-    ) -> StoreResult<Seat> {
+    async fn take_seat(&self, room: RoomId, user: &User, until: DateTime<Utc>) -> StoreResult<Seat> {
         // The single writer connection makes this transaction exclusive: no lock needed.
         let mut tx = self.writer.begin().await?;
         let max: i64 = sqlx::query_scalar("SELECT max_members FROM rooms WHERE id = ?")
             .bind(room.to_string())
             .fetch_one(&mut *tx)
             .await?;
+        let banned: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = ? AND user_id = ?)")
+                .bind(room.to_string())
+                .bind(user.id.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+        if banned {
+            return Ok(Seat::Banned);
+        }
         let kept = sqlx::query(
             "UPDATE seats SET expires_at = MAX(expires_at, ?), user_name = ? WHERE room_id = ? AND user_id = ?",
         )
@@ -353,28 +345,17 @@ impl Store for SqliteStore {
         Ok(Seat::Taken { room, joined })
     }
 
-    async fn touch_seat(
-        &self,
-        room: RoomId,
-        user: UserId,
-        until: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        let touched = sqlx::query(
-            "UPDATE seats SET expires_at = MAX(expires_at, ?) WHERE room_id = ? AND user_id = ?",
-        )
-        .bind(millis(until))
-        .bind(room.to_string())
-        .bind(user.to_string())
-        .execute(&self.writer)
-        .await?;
+    async fn touch_seat(&self, room: RoomId, user: UserId, until: DateTime<Utc>) -> StoreResult<bool> {
+        let touched = sqlx::query("UPDATE seats SET expires_at = MAX(expires_at, ?) WHERE room_id = ? AND user_id = ?")
+            .bind(millis(until))
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .execute(&self.writer)
+            .await?;
         Ok(touched.rows_affected() == 1)
     }
 
-    async fn extend_seats(
-        &self,
-        seats: &[(RoomId, UserId)],
-        until: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    async fn extend_seats(&self, seats: &[(RoomId, UserId)], until: DateTime<Utc>) -> StoreResult<()> {
         if seats.is_empty() {
             return Ok(());
         }
@@ -403,12 +384,11 @@ impl Store for SqliteStore {
 
     async fn expire_seats(&self, now: DateTime<Utc>) -> StoreResult<Vec<Departure>> {
         let mut tx = self.writer.begin().await?;
-        let gone: Vec<(String, String, Option<String>)> = sqlx::query_as(
-            "DELETE FROM seats WHERE expires_at < ? RETURNING room_id, user_id, user_name",
-        )
-        .bind(millis(now))
-        .fetch_all(&mut *tx)
-        .await?;
+        let gone: Vec<(String, String, Option<String>)> =
+            sqlx::query_as("DELETE FROM seats WHERE expires_at < ? RETURNING room_id, user_id, user_name")
+                .bind(millis(now))
+                .fetch_all(&mut *tx)
+                .await?;
         let mut by_room: Vec<(RoomId, Vec<User>)> = Vec::new();
         for (room_id, user_id, name) in gone {
             let room = RoomId(parse_uuid(&room_id));
@@ -425,25 +405,27 @@ impl Store for SqliteStore {
                 .fetch_one(&mut *tx)
                 .await?;
             if remaining == 0 {
-                sqlx::query("DELETE FROM rooms WHERE id = ?")
-                    .bind(room.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                departures.push(Departure {
-                    room_id: room,
-                    left: Vec::new(),
-                    room: None,
-                });
+                sqlx::query("DELETE FROM rooms WHERE id = ?").bind(room.to_string()).execute(&mut *tx).await?;
+                departures.push(Departure { room_id: room, messages: Vec::new(), room: None });
             } else {
-                let mut left = Vec::with_capacity(users.len());
+                let mut messages = Vec::with_capacity(users.len() + 1);
+                let owner = owner_of(&mut tx, room).await?;
+                let owner_left = users.iter().any(|user| user.id == owner);
                 for user in users {
-                    left.push(append_in(&mut tx, &system(room, &user, left_text(&user))).await?);
+                    messages.push(append_in(&mut tx, &system(room, &user, left_text(&user))).await?);
                 }
-                departures.push(Departure {
-                    room_id: room,
-                    left,
-                    room: Some(room_in(&mut tx, room).await?),
-                });
+                if owner_left {
+                    // The member present longest inherits the room.
+                    let (heir, name): (String, Option<String>) = sqlx::query_as(
+                        "SELECT user_id, user_name FROM seats WHERE room_id = ? ORDER BY joined_at, user_id LIMIT 1",
+                    )
+                    .bind(room.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let heir = User::new(UserId(parse_uuid(&heir)), name.as_deref());
+                    messages.push(set_owner(&mut tx, room, &heir).await?);
+                }
+                departures.push(Departure { room_id: room, messages, room: Some(room_in(&mut tx, room).await?) });
             }
         }
         tx.commit().await?;
@@ -457,16 +439,18 @@ impl Store for SqliteStore {
         Ok(stored)
     }
 
-    async fn messages(&self, room: RoomId, page: Page) -> StoreResult<Vec<Message>> {
+    async fn messages(&self, room: RoomId, page: Page, viewer: UserId) -> StoreResult<Vec<Message>> {
         let newest_first = page.after.is_none();
         let order = if newest_first { "DESC" } else { "ASC" };
         let rows: Vec<MessageRow> = sqlx::query_as(&format!(
-            "{MESSAGE_COLUMNS} WHERE room_id = ? AND seq > ? AND seq < ? ORDER BY seq {order} LIMIT ?"
+            "{MESSAGE_COLUMNS} WHERE room_id = ?1 AND seq > ?2 AND seq < ?3 \
+             AND (to_user_id IS NULL OR to_user_id = ?5 OR user_id = ?5) ORDER BY seq {order} LIMIT ?4"
         ))
         .bind(room.to_string())
         .bind(page.after.unwrap_or(0))
         .bind(page.before.unwrap_or(i64::MAX))
         .bind(i64::from(page.limit))
+        .bind(viewer.to_string())
         .fetch_all(&self.reader)
         .await?;
         let mut messages: Vec<Message> = rows.into_iter().map(Message::from).collect();
@@ -477,12 +461,10 @@ impl Store for SqliteStore {
     }
 
     async fn last_message_id(&self, room: RoomId) -> StoreResult<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT last_seq FROM rooms WHERE id = ?")
-                .bind(room.to_string())
-                .fetch_one(&self.reader)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT last_seq FROM rooms WHERE id = ?")
+            .bind(room.to_string())
+            .fetch_one(&self.reader)
+            .await?)
     }
 
     async fn gif(&self, id: &GifId) -> StoreResult<Option<Bytes>> {
@@ -491,5 +473,87 @@ impl Store for SqliteStore {
             .fetch_optional(&self.reader)
             .await?;
         Ok(data.map(Bytes::from))
+    }
+
+    async fn members(&self, room: RoomId) -> StoreResult<(Vec<Member>, i64)> {
+        let rows: Vec<(String, Option<String>, i64, bool, i64)> = sqlx::query_as(
+            "SELECT s.user_id, s.user_name, s.joined_at, s.user_id = r.owner_id, r.last_seq \
+             FROM rooms r JOIN seats s ON s.room_id = r.id WHERE r.id = ? ORDER BY s.joined_at, s.user_id",
+        )
+        .bind(room.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        let Some(as_of) = rows.first().map(|row| row.4) else {
+            return Ok((Vec::new(), self.last_message_id(room).await?));
+        };
+        let members = rows
+            .into_iter()
+            .map(|(id, name, since, owner, _)| Member {
+                user: User::new(UserId(parse_uuid(&id)), name.as_deref()),
+                owner,
+                since: from_millis(since),
+            })
+            .collect();
+        Ok((members, as_of))
+    }
+
+    async fn kick(&self, room: RoomId, by: &User, target: UserId) -> StoreResult<OwnerAction> {
+        let mut tx = self.writer.begin().await?;
+        if owner_of(&mut tx, room).await? != by.id {
+            return Ok(OwnerAction::NotOwner);
+        }
+        let Some(name) = seated_name(&mut tx, room, target).await? else { return Ok(OwnerAction::NotSeated) };
+        let kicked = User::new(target, name.as_deref());
+        for statement in [
+            "DELETE FROM seats WHERE room_id = ?1 AND user_id = ?2",
+            "DELETE FROM room_access WHERE room_id = ?1 AND user_id = ?2",
+            "INSERT INTO room_bans (room_id, user_id, banned_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        ] {
+            let query = sqlx::query(statement).bind(room.to_string()).bind(target.to_string());
+            let query = if statement.contains("?3") { query.bind(millis(Utc::now())) } else { query };
+            query.execute(&mut *tx).await?;
+        }
+        let message = append_in(&mut tx, &system(room, &kicked, kicked_text(&kicked, by))).await?;
+        let room = room_in(&mut tx, room).await?;
+        tx.commit().await?;
+        Ok(OwnerAction::Done { room, message })
+    }
+
+    async fn transfer_ownership(&self, room: RoomId, by: &User, target: UserId) -> StoreResult<OwnerAction> {
+        let mut tx = self.writer.begin().await?;
+        if owner_of(&mut tx, room).await? != by.id {
+            return Ok(OwnerAction::NotOwner);
+        }
+        let Some(name) = seated_name(&mut tx, room, target).await? else { return Ok(OwnerAction::NotSeated) };
+        let message = set_owner(&mut tx, room, &User::new(target, name.as_deref())).await?;
+        let room = room_in(&mut tx, room).await?;
+        tx.commit().await?;
+        Ok(OwnerAction::Done { room, message })
+    }
+
+    async fn rename(&self, user: &User, old_name: &str) -> StoreResult<Vec<Message>> {
+        let mut tx = self.writer.begin().await?;
+        let rooms: Vec<String> = sqlx::query_scalar("SELECT room_id FROM seats WHERE user_id = ? ORDER BY room_id")
+            .bind(user.id.to_string())
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut messages = Vec::with_capacity(rooms.len());
+        for room in rooms.iter().map(|id| RoomId(parse_uuid(id))) {
+            sqlx::query("UPDATE seats SET user_name = ?3 WHERE room_id = ?1 AND user_id = ?2")
+                .bind(room.to_string())
+                .bind(user.id.to_string())
+                .bind(stored_name(user))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE rooms SET owner_name = ?3 WHERE id = ?1 AND owner_id = ?2")
+                .bind(room.to_string())
+                .bind(user.id.to_string())
+                .bind(stored_name(user))
+                .execute(&mut *tx)
+                .await?;
+            messages.push(append_in(&mut tx, &system(room, user, renamed_text(old_name, user))).await?);
+        }
+        tx.commit().await?;
+        Ok(messages)
     }
 }

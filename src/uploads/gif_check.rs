@@ -36,9 +36,7 @@ pub fn inspect(bytes: &[u8], limits: GifLimits) -> Result<GifInfo, GifRejection>
     }
     let mut options = DecodeOptions::new();
     options.set_color_output(ColorOutput::Indexed);
-    let mut decoder = options
-        .read_info(bytes)
-        .map_err(|e| GifRejection::Corrupt(e.to_string()))?;
+    let mut decoder = options.read_info(bytes).map_err(|e| GifRejection::Corrupt(e.to_string()))?;
     let (width, height) = (decoder.width(), decoder.height());
     if width == 0 || height == 0 {
         return Err(GifRejection::Corrupt("zero width or height".into()));
@@ -51,52 +49,32 @@ pub fn inspect(bytes: &[u8], limits: GifLimits) -> Result<GifInfo, GifRejection>
     }
     let mut frames = 0usize;
     let mut pixels = 0u64;
-    while let Some(frame) = decoder
-        .next_frame_info()
-        .map_err(|e| GifRejection::Corrupt(e.to_string()))?
-    {
+    while let Some(frame) = decoder.next_frame_info().map_err(|e| GifRejection::Corrupt(e.to_string()))? {
         frames += 1;
         pixels += u64::from(frame.width) * u64::from(frame.height);
         if frames > limits.max_frames {
-            return Err(GifRejection::OverLimit(format!(
-                "more than {} frames",
-                limits.max_frames
-            )));
+            return Err(GifRejection::OverLimit(format!("more than {} frames", limits.max_frames)));
         }
         if frame.width > limits.max_dimension || frame.height > limits.max_dimension {
-            return Err(GifRejection::OverLimit(
-                "a frame is larger than allowed".into(),
-            ));
+            return Err(GifRejection::OverLimit("a frame is larger than allowed".into()));
         }
         if pixels > limits.max_total_pixels {
-            return Err(GifRejection::OverLimit(
-                "too many pixels in all frames together".into(),
-            ));
+            return Err(GifRejection::OverLimit("too many pixels in all frames together".into()));
         }
         let mut buffer = vec![0u8; decoder.buffer_size()];
-        decoder
-            .read_into_buffer(&mut buffer)
-            .map_err(|e| GifRejection::Corrupt(e.to_string()))?;
+        decoder.read_into_buffer(&mut buffer).map_err(|e| GifRejection::Corrupt(e.to_string()))?;
     }
     if frames == 0 {
         return Err(GifRejection::Corrupt("no frames".into()));
     }
-    Ok(GifInfo {
-        width,
-        height,
-        frames: frames as u32,
-    })
+    Ok(GifInfo { width, height, frames: frames as u32 })
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
 
-    const LIMITS: GifLimits = GifLimits {
-        max_dimension: 512,
-        max_frames: 10,
-        max_total_pixels: 1 << 20,
-    };
+    const LIMITS: GifLimits = GifLimits { max_dimension: 512, max_frames: 10, max_total_pixels: 1 << 20 };
 
     /// A real GIF of `frames` frames, `w`×`h`, made with the encoder.
     pub fn make_gif(w: u16, h: u16, frames: usize) -> Vec<u8> {
@@ -105,15 +83,8 @@ pub(crate) mod tests {
             let palette = [0, 0, 0, 255, 255, 255];
             let mut encoder = gif::Encoder::new(&mut out, w, h, &palette).unwrap();
             for i in 0..frames {
-                let pixels: Vec<u8> = (0..usize::from(w) * usize::from(h))
-                    .map(|p| ((p + i) % 2) as u8)
-                    .collect();
-                let frame = gif::Frame {
-                    width: w,
-                    height: h,
-                    buffer: pixels.into(),
-                    ..Default::default()
-                };
+                let pixels: Vec<u8> = (0..usize::from(w) * usize::from(h)).map(|p| ((p + i) % 2) as u8).collect();
+                let frame = gif::Frame { width: w, height: h, buffer: pixels.into(), ..Default::default() };
                 encoder.write_frame(&frame).unwrap();
             }
         }
@@ -122,43 +93,21 @@ pub(crate) mod tests {
 
     #[test]
     fn accepts_a_real_gif() {
-        assert_eq!(
-            inspect(&make_gif(8, 6, 3), LIMITS),
-            Ok(GifInfo {
-                width: 8,
-                height: 6,
-                frames: 3
-            })
-        );
+        assert_eq!(inspect(&make_gif(8, 6, 3), LIMITS), Ok(GifInfo { width: 8, height: 6, frames: 3 }));
     }
 
     #[test]
     fn rejects_other_formats_and_damage() {
-        assert_eq!(
-            inspect(b"\x89PNG\r\n\x1a\n....", LIMITS),
-            Err(GifRejection::NotAGif)
-        );
+        assert_eq!(inspect(b"\x89PNG\r\n\x1a\n....", LIMITS), Err(GifRejection::NotAGif));
         assert_eq!(inspect(b"hello", LIMITS), Err(GifRejection::NotAGif));
         let gif = make_gif(16, 16, 2);
-        assert!(matches!(
-            inspect(&gif[..gif.len() - 20], LIMITS),
-            Err(GifRejection::Corrupt(_))
-        ));
-        assert!(matches!(
-            inspect(&gif[..13], LIMITS),
-            Err(GifRejection::Corrupt(_))
-        ));
+        assert!(matches!(inspect(&gif[..gif.len() - 20], LIMITS), Err(GifRejection::Corrupt(_))));
+        assert!(matches!(inspect(&gif[..13], LIMITS), Err(GifRejection::Corrupt(_))));
     }
 
     #[test]
     fn enforces_limits() {
-        assert!(matches!(
-            inspect(&make_gif(600, 2, 1), LIMITS),
-            Err(GifRejection::OverLimit(_))
-        ));
-        assert!(matches!(
-            inspect(&make_gif(2, 2, 11), LIMITS),
-            Err(GifRejection::OverLimit(_))
-        ));
+        assert!(matches!(inspect(&make_gif(600, 2, 1), LIMITS), Err(GifRejection::OverLimit(_))));
+        assert!(matches!(inspect(&make_gif(2, 2, 11), LIMITS), Err(GifRejection::OverLimit(_))));
     }
 }

@@ -47,36 +47,20 @@ pub async fn create_gif(
             other => ApiError::Invalid(Invalid::new("invalid_gif", other.to_string())),
         })?;
     access::ensure_seated(&state, room, identity.id).await?;
-    let gif = StoredGif {
-        id: GifId::of(&bytes),
-        bytes,
-        width: info.width,
-        height: info.height,
-        frames: info.frames,
-    };
-    let message = NewMessage {
-        room,
-        author: identity.user(),
-        body: NewMessageBody::Gif(gif),
-    };
+    let gif = StoredGif { id: GifId::of(&bytes), bytes, width: info.width, height: info.height, frames: info.frames };
+    let message = NewMessage { room, author: identity.user(), body: NewMessageBody::Gif(gif) };
     let stored = crate::chat::deliver::append_and_publish(&state, message).await?;
     Ok((StatusCode::CREATED, Json(stored)))
 }
 
 /// Reads the `gif` field, counting bytes as they arrive; other fields are skipped.
-async fn read_gif_field(
-    multipart: &mut Multipart,
-    max_bytes: usize,
-) -> Result<bytes::Bytes, ApiError> {
+async fn read_gif_field(multipart: &mut Multipart, max_bytes: usize) -> Result<bytes::Bytes, ApiError> {
     let too_large = || ApiError::TooLarge(format!("the GIF is larger than {max_bytes} bytes"));
     let malformed = |err: axum::extract::multipart::MultipartError| {
         if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
             too_large()
         } else {
-            ApiError::BadRequest {
-                code: "invalid_multipart",
-                message: err.body_text(),
-            }
+            ApiError::BadRequest { code: "invalid_multipart", message: err.body_text() }
         }
     };
     while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
@@ -95,10 +79,7 @@ async fn read_gif_field(
         }
         return Ok(bytes.freeze());
     }
-    Err(ApiError::Invalid(Invalid::new(
-        "missing_file",
-        "the form has no `gif` file field",
-    )))
+    Err(ApiError::Invalid(Invalid::new("missing_file", "the form has no `gif` file field")))
 }
 
 pub async fn get_gif(
@@ -106,30 +87,15 @@ pub async fn get_gif(
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let not_found = || ApiError::NotFound {
-        code: "not_found",
-        message: "there is no such GIF".into(),
-    };
-    let id = file
-        .strip_suffix(".gif")
-        .and_then(GifId::parse)
-        .ok_or_else(not_found)?;
+    let not_found = || ApiError::NotFound { code: "not_found", message: "there is no such GIF".into() };
+    let id = file.strip_suffix(".gif").and_then(GifId::parse).ok_or_else(not_found)?;
     let etag = format!("\"{}\"", id.as_str());
     let cache_headers = [
-        (
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=31536000, immutable"),
-        ),
-        (
-            header::ETAG,
-            HeaderValue::from_str(&etag).expect("hex is a valid header value"),
-        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+        (header::ETAG, HeaderValue::from_str(&etag).expect("hex is a valid header value")),
     ];
     // Content never changes for a given hash, so a matching ETag needs no database trip.
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
-    {
+    if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
         return Ok((StatusCode::NOT_MODIFIED, cache_headers).into_response());
     }
     let bytes = state.store.gif(&id).await?.ok_or_else(not_found)?;
@@ -137,14 +103,8 @@ pub async fn get_gif(
         cache_headers,
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("image/gif")),
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; sandbox"),
-            ),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox")),
         ],
         bytes,
     )

@@ -17,6 +17,5 @@ pub fn router(max_upload_bytes: usize) -> Router<AppState> {
     let uploads = Router::new().route("/api/rooms/{id}/gifs", post(handlers::create_gif));
     // Room for the multipart framing around the file; the file itself is counted exactly in
     // the handler.
-    crate::web::limit_body(uploads, max_upload_bytes + 64 * 1024)
-        .route("/gifs/{file}", get(handlers::get_gif))
+    crate::web::limit_body(uploads, max_upload_bytes + 64 * 1024).route("/gifs/{file}", get(handlers::get_gif))
 }

@@ -64,21 +64,13 @@ fn init_logs() {
 /// cannot be reached: a suite that silently ran on SQLite alone would prove nothing.
 async fn fresh_postgres_database() -> String {
     use sqlx::Connection;
-    let admin_url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
+    let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
     let mut admin = sqlx::PgConnection::connect(&admin_url)
         .await
-        .unwrap_or_else(|err| {
-            panic!("PostgreSQL must be reachable at {admin_url} for the postgres tests: {err}")
-        });
+        .unwrap_or_else(|err| panic!("PostgreSQL must be reachable at {admin_url} for the postgres tests: {err}"));
     let name = format!("gifchat_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create test database");
-    let (base, _) = admin_url
-        .rsplit_once('/')
-        .expect("database URL ends with /dbname");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create test database");
+    let (base, _) = admin_url.rsplit_once('/').expect("database URL ends with /dbname");
     format!("{base}/{name}")
 }
 
@@ -93,8 +85,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     config.database_url = match backend {
         Backend::Postgres => fresh_postgres_database().await,
         Backend::Sqlite => {
-            let file = std::env::temp_dir()
-                .join(format!("gifchat-test-{}.db", uuid::Uuid::new_v4().simple()));
+            let file = std::env::temp_dir().join(format!("gifchat-test-{}.db", uuid::Uuid::new_v4().simple()));
             let url = format!("sqlite://{}", file.display());
             sqlite_file = Some(file);
             url
@@ -111,13 +102,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     let server = tokio::spawn(app.serve(listener, async move {
         let _ = rx.await;
     }));
-    TestApp {
-        address,
-        state,
-        shutdown: Some(tx),
-        server: Some(server),
-        sqlite_file,
-    }
+    TestApp { address, state, shutdown: Some(tx), server: Some(server), sqlite_file }
 }
 
 impl TestApp {
@@ -127,24 +112,14 @@ impl TestApp {
             let _ = tx.send(());
         }
         if let Some(server) = self.server.take() {
-            tokio::time::timeout(WAIT, server)
-                .await
-                .expect("the server stops in time")
-                .unwrap()
-                .unwrap();
+            tokio::time::timeout(WAIT, server).await.expect("the server stops in time").unwrap().unwrap();
         }
     }
 
     /// A new browser: its own cookie jar, so its own identity.
     pub fn client(&self) -> Client {
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .unwrap();
-        Client {
-            http,
-            base: self.address.clone(),
-        }
+        let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        Client { http, base: self.address.clone() }
     }
 
     /// Creates a room as a new user and returns (owner, room JSON).
@@ -176,12 +151,7 @@ impl Client {
     }
 
     pub async fn post_json(&self, path: &str, body: Value) -> reqwest::Response {
-        self.http
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+        self.http.post(self.url(path)).json(&body).send().await.unwrap()
     }
 
     pub async fn me(&self) -> Value {
@@ -193,79 +163,42 @@ impl Client {
     }
 
     pub async fn join(&self, room: &str, body: Value) -> reqwest::Response {
-        self.post_json(&format!("/api/rooms/{room}/join"), body)
-            .await
+        self.post_json(&format!("/api/rooms/{room}/join"), body).await
     }
 
     /// Joins an open room, asserting success.
     pub async fn join_ok(&self, room: &str) {
         let response = self.join(room, json!({})).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::OK,
-            "{}",
-            response.text().await.unwrap()
-        );
+        assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap());
     }
 
     pub async fn say(&self, room: &str, text: &str) -> reqwest::Response {
-        self.post_json(
-            &format!("/api/rooms/{room}/messages"),
-            json!({ "text": text }),
-        )
-        .await
+        self.post_json(&format!("/api/rooms/{room}/messages"), json!({ "text": text })).await
     }
 
     /// Posts a chat, asserting 201, and returns the stored message.
     pub async fn say_ok(&self, room: &str, text: &str) -> Value {
         let response = self.say(room, text).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::CREATED,
-            "{}",
-            response.text().await.unwrap()
-        );
+        assert_eq!(response.status(), StatusCode::CREATED, "{}", response.text().await.unwrap());
         response.json().await.unwrap()
     }
 
-    pub async fn upload(
-        &self,
-        room: &str,
-        field: &str,
-        bytes: Vec<u8>,
-        file_name: &str,
-    ) -> reqwest::Response {
-        let part = reqwest::multipart::Part::bytes(bytes)
-            .file_name(file_name.to_owned())
-            .mime_str("image/gif")
-            .unwrap();
+    pub async fn upload(&self, room: &str, field: &str, bytes: Vec<u8>, file_name: &str) -> reqwest::Response {
+        let part =
+            reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()).mime_str("image/gif").unwrap();
         let form = reqwest::multipart::Form::new().part(field.to_owned(), part);
-        self.http
-            .post(self.url(&format!("/api/rooms/{room}/gifs")))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap()
+        self.http.post(self.url(&format!("/api/rooms/{room}/gifs"))).multipart(form).send().await.unwrap()
     }
 
     pub async fn messages(&self, room: &str, query: &str) -> Vec<Value> {
-        let response = self
-            .get(&format!("/api/rooms/{room}/messages{query}"))
-            .await;
+        let response = self.get(&format!("/api/rooms/{room}/messages{query}")).await;
         assert_eq!(response.status(), StatusCode::OK);
         let body: Value = response.json().await.unwrap();
         body["messages"].as_array().unwrap().clone()
     }
 
-    pub async fn open_stream(
-        &self,
-        path: &str,
-        last_event_id: Option<i64>,
-    ) -> Result<EventStream, reqwest::Response> {
-        let mut request = self
-            .http
-            .get(self.url(path))
-            .header(header::ACCEPT, "text/event-stream");
+    pub async fn open_stream(&self, path: &str, last_event_id: Option<i64>) -> Result<EventStream, reqwest::Response> {
+        let mut request = self.http.get(self.url(path)).header(header::ACCEPT, "text/event-stream");
         if let Some(id) = last_event_id {
             request = request.header("Last-Event-ID", id.to_string());
         }
@@ -273,31 +206,19 @@ impl Client {
         if response.status() != StatusCode::OK {
             return Err(response);
         }
-        Ok(EventStream {
-            events: Box::pin(response.bytes_stream().eventsource()),
-        })
+        Ok(EventStream { events: Box::pin(response.bytes_stream().eventsource()) })
     }
 
     /// Opens a room stream, asserting success.
     pub async fn room_events(&self, room: &str, last_event_id: Option<i64>) -> EventStream {
-        match self
-            .open_stream(&format!("/api/rooms/{room}/events"), last_event_id)
-            .await
-        {
+        match self.open_stream(&format!("/api/rooms/{room}/events"), last_event_id).await {
             Ok(stream) => stream,
-            Err(response) => panic!(
-                "stream refused: {} {}",
-                response.status(),
-                response.text().await.unwrap()
-            ),
+            Err(response) => panic!("stream refused: {} {}", response.status(), response.text().await.unwrap()),
         }
     }
 
     pub async fn lobby_events(&self) -> EventStream {
-        self.open_stream("/api/lobby/events", None)
-            .await
-            .map_err(|r| r.status())
-            .expect("lobby stream opens")
+        self.open_stream("/api/lobby/events", None).await.map_err(|r| r.status()).expect("lobby stream opens")
     }
 }
 
@@ -318,6 +239,15 @@ impl EventStream {
         }
     }
 
+    /// Reads until the server ends the stream; returns the names of the events passed over.
+    pub async fn until_end(&mut self) -> Vec<String> {
+        let mut names = Vec::new();
+        while let Some(event) = self.next().await {
+            names.push(event.event);
+        }
+        names
+    }
+
     pub async fn next_event(&mut self) -> Event {
         self.next().await.expect("the stream ended early")
     }
@@ -332,18 +262,14 @@ impl EventStream {
         }
     }
 
-    /// The next `chat`/`gif`/`system` messages' data, skipping other events.
+    /// The next `chat`/`gif`/`system`/`whisper` messages' data, skipping other events.
     pub async fn next_messages(&mut self, count: usize) -> Vec<Value> {
         let mut messages = Vec::with_capacity(count);
         while messages.len() < count {
             let event = self.next_event().await;
-            if matches!(event.event.as_str(), "chat" | "gif" | "system") {
+            if matches!(event.event.as_str(), "chat" | "gif" | "system" | "whisper") {
                 let data: Value = serde_json::from_str(&event.data).unwrap();
-                assert_eq!(
-                    event.id,
-                    data["id"].to_string(),
-                    "the SSE id is the message id"
-                );
+                assert_eq!(event.id, data["id"].to_string(), "the SSE id is the message id");
                 messages.push(data);
             }
         }
@@ -358,15 +284,8 @@ pub fn make_gif(w: u16, h: u16, frames: usize) -> Vec<u8> {
         let palette = [0, 0, 0, 255, 0, 0, 0, 255, 0, 255, 255, 255];
         let mut encoder = gif::Encoder::new(&mut out, w, h, &palette).unwrap();
         for i in 0..frames {
-            let pixels: Vec<u8> = (0..usize::from(w) * usize::from(h))
-                .map(|p| ((p / 3 + i) % 4) as u8)
-                .collect();
-            let frame = gif::Frame {
-                width: w,
-                height: h,
-                buffer: pixels.into(),
-                ..Default::default()
-            };
+            let pixels: Vec<u8> = (0..usize::from(w) * usize::from(h)).map(|p| ((p / 3 + i) % 4) as u8).collect();
+            let frame = gif::Frame { width: w, height: h, buffer: pixels.into(), ..Default::default() };
             encoder.write_frame(&frame).unwrap();
         }
     }
@@ -375,10 +294,7 @@ pub fn make_gif(w: u16, h: u16, frames: usize) -> Vec<u8> {
 
 /// Texts of the messages, for compact assertions.
 pub fn texts(messages: &[Value]) -> Vec<String> {
-    messages
-        .iter()
-        .map(|m| m["text"].as_str().unwrap_or("").to_owned())
-        .collect()
+    messages.iter().map(|m| m["text"].as_str().unwrap_or("").to_owned()).collect()
 }
 
 pub fn ids(messages: &[Value]) -> Vec<i64> {

@@ -15,70 +15,34 @@ async fn the_first_request_gets_a_signed_http_only_cookie_and_keeps_its_identity
     let app = spawn_app(backend).await;
     let client = app.client();
     let response = client.get("/api/me").await;
-    let cookie = response.headers()[header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("gif_chat_session="), "{cookie}");
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
-        "{cookie}"
-    );
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "{cookie}");
     let me: Value = response.json().await.unwrap();
     assert_eq!(me["name"], me["color"], "the colour is the default name");
     let color = me["color"].as_str().unwrap();
     assert!(color.len() == 7 && color.starts_with('#'));
 
     let again = client.get("/api/me").await;
-    assert!(
-        again.headers().get(header::SET_COOKIE).is_none(),
-        "a known session is not re-issued"
-    );
+    assert!(again.headers().get(header::SET_COOKIE).is_none(), "a known session is not re-issued");
     assert_eq!(again.json::<Value>().await.unwrap(), me);
-    assert_ne!(
-        app.client().me().await["id"],
-        me["id"],
-        "another browser is another user"
-    );
+    assert_ne!(app.client().me().await["id"], me["id"], "another browser is another user");
 }
 
 async fn a_nickname_can_be_set_and_is_validated(backend: Backend) {
     let app = spawn_app(backend).await;
     let client = app.client();
     let before = client.me().await;
-    let renamed = client
-        .http
-        .patch(client.url("/api/me"))
-        .json(&json!({ "name": "  Zoë  " }))
-        .send()
-        .await
-        .unwrap();
+    let renamed = client.http.patch(client.url("/api/me")).json(&json!({ "name": "  Zoë  " })).send().await.unwrap();
     assert_eq!(renamed.status(), StatusCode::OK);
     let after: Value = renamed.json().await.unwrap();
     assert_eq!(after["name"], "Zoë");
-    assert_eq!(
-        (&after["id"], &after["color"]),
-        (&before["id"], &before["color"])
-    );
+    assert_eq!((&after["id"], &after["color"]), (&before["id"], &before["color"]));
     assert_eq!(client.me().await, after, "the new name sticks");
-    for bad in [
-        json!({ "name": "" }),
-        json!({ "name": "   " }),
-        json!({ "name": "x".repeat(33) }),
-        json!({}),
-    ] {
-        let response = client
-            .http
-            .patch(client.url("/api/me"))
-            .json(&bad)
-            .send()
-            .await
-            .unwrap();
+    for bad in [json!({ "name": "" }), json!({ "name": "   " }), json!({ "name": "x".repeat(33) }), json!({})] {
+        let response = client.http.patch(client.url("/api/me")).json(&bad).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(
-            response.json::<Value>().await.unwrap()["error"],
-            "invalid_name"
-        );
+        assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_name");
     }
     assert_eq!(client.me().await, after);
 }
@@ -89,40 +53,22 @@ async fn a_forged_or_tampered_cookie_gets_a_fresh_identity(backend: Backend) {
     let victim_me = victim.me().await;
     let plain = reqwest::Client::new();
     let url = victim.url("/api/me");
-    let genuine = plain.get(&url).send().await.unwrap().headers()[header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let genuine_value = genuine
-        .split(';')
-        .next()
-        .unwrap()
-        .trim_start_matches("gif_chat_session=")
-        .to_owned();
+    let genuine = plain.get(&url).send().await.unwrap().headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
+    let genuine_value = genuine.split(';').next().unwrap().trim_start_matches("gif_chat_session=").to_owned();
     let (payload, tag) = genuine_value.split_once('.').unwrap();
 
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let forged_payload = b64.encode(format!(
-        r#"{{"id":"{}"}}"#,
-        victim_me["id"].as_str().unwrap()
-    ));
+    let forged_payload = b64.encode(format!(r#"{{"id":"{}"}}"#, victim_me["id"].as_str().unwrap()));
     for forged in [
         format!("{forged_payload}.{tag}"),
         format!("{payload}.{}", "A".repeat(tag.len())),
         "garbage".to_owned(),
         forged_payload.clone(),
     ] {
-        let response = plain
-            .get(&url)
-            .header(header::COOKIE, format!("gif_chat_session={forged}"))
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.headers().get(header::SET_COOKIE).is_some(),
-            "a fresh cookie replaces the bad one"
-        );
+        let response =
+            plain.get(&url).header(header::COOKIE, format!("gif_chat_session={forged}")).send().await.unwrap();
+        assert!(response.headers().get(header::SET_COOKIE).is_some(), "a fresh cookie replaces the bad one");
         let me: Value = response.json().await.unwrap();
         assert_ne!(me["id"], victim_me["id"], "never someone else's identity");
     }

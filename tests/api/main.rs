@@ -8,5 +8,6 @@ mod bad_input;
 mod gifs;
 mod identity;
 mod meta;
+mod room_features;
 mod rooms;
 mod streams;

@@ -7,22 +7,13 @@ use serde_json::Value;
 
 use crate::helpers::{spawn_app, Backend};
 
-crate::on_both_backends!(
-    health_and_readiness_answer,
-    every_documented_operation_is_routed
-);
+crate::on_both_backends!(health_and_readiness_answer, every_documented_operation_is_routed);
 
 async fn health_and_readiness_answer(backend: Backend) {
     let app = spawn_app(backend).await;
     let client = app.client();
-    assert_eq!(
-        client.get("/healthz").await.json::<Value>().await.unwrap()["status"],
-        "ok"
-    );
-    assert_eq!(
-        client.get("/readyz").await.json::<Value>().await.unwrap()["status"],
-        "ready"
-    );
+    assert_eq!(client.get("/healthz").await.json::<Value>().await.unwrap()["status"], "ok");
+    assert_eq!(client.get("/readyz").await.json::<Value>().await.unwrap()["status"], "ready");
     let doc = client.get("/openapi.yaml").await;
     assert_eq!(doc.status(), StatusCode::OK);
     assert_eq!(doc.text().await.unwrap(), gif_chat::OPENAPI_YAML);
@@ -53,29 +44,18 @@ async fn every_documented_operation_is_routed(backend: Backend) {
     let client = app.client();
     let room = uuid::Uuid::new_v4().to_string();
     for (method, path) in documented_operations() {
-        let url = path
-            .replace("{id}", &room)
-            .replace("{file}", &format!("{}.gif", "a".repeat(64)));
+        let url = path.replace("{id}", &room).replace("{file}", &format!("{}.gif", "a".repeat(64)));
         let request = client
             .http
             .request(method.parse().unwrap(), client.url(&url))
             .header("content-type", "application/json")
             .body("{}");
-        let response = tokio::time::timeout(std::time::Duration::from_secs(5), request.send())
-            .await
-            .expect("answers")
-            .unwrap();
-        assert_ne!(
-            response.status(),
-            StatusCode::METHOD_NOT_ALLOWED,
-            "{method} {path}"
-        );
+        let response =
+            tokio::time::timeout(std::time::Duration::from_secs(5), request.send()).await.expect("answers").unwrap();
+        assert_ne!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
         if response.status() == StatusCode::NOT_FOUND {
             let body: Value = response.json().await.unwrap();
-            assert_ne!(
-                body["message"], "there is no such endpoint",
-                "{method} {path} is documented but not routed"
-            );
+            assert_ne!(body["message"], "there is no such endpoint", "{method} {path} is documented but not routed");
         }
     }
 }
@@ -111,15 +91,9 @@ fn every_route_in_the_source_is_documented() {
     }
     assert!(routed.len() >= 10, "found the routes: {routed:?}");
     let undocumented: Vec<_> = routed.difference(&documented).collect();
-    assert!(
-        undocumented.is_empty(),
-        "routes missing from openapi.yaml: {undocumented:?}"
-    );
+    assert!(undocumented.is_empty(), "routes missing from openapi.yaml: {undocumented:?}");
     let unrouted: Vec<_> = documented.difference(&routed).collect();
-    assert!(
-        unrouted.is_empty(),
-        "documented but not in the source: {unrouted:?}"
-    );
+    assert!(unrouted.is_empty(), "documented but not in the source: {unrouted:?}");
 }
 
 /// The document's examples of rooms, messages and users parse as the server's own types.
@@ -128,14 +102,10 @@ fn schema_examples_parse_as_the_servers_types() {
     let doc = document();
     let schemas = &doc["components"]["schemas"];
     let example = |name: &str| -> serde_json::Value {
-        let yaml = schemas[name]
-            .get("example")
-            .unwrap_or_else(|| panic!("{name} has an example"))
-            .clone();
+        let yaml = schemas[name].get("example").unwrap_or_else(|| panic!("{name} has an example")).clone();
         serde_json::to_value(yaml).unwrap()
     };
     serde_json::from_value::<gif_chat::domain::User>(example("User")).expect("User example");
     serde_json::from_value::<gif_chat::domain::Room>(example("Room")).expect("Room example");
-    serde_json::from_value::<gif_chat::domain::Message>(example("Message"))
-        .expect("Message example");
+    serde_json::from_value::<gif_chat::domain::Message>(example("Message")).expect("Message example");
 }

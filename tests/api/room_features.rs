@@ -1,0 +1,236 @@
+//! The original's exercises: member lists, whispers, kicks, owner hand-over, renames.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{id_of, ids, spawn_app, spawn_app_with, texts, Backend, Client, EventStream};
+
+crate::on_both_backends!(
+    the_member_list_arrives_on_connect_and_on_every_change,
+    a_whisper_reaches_only_its_two_ends_live_in_history_and_on_replay,
+    whispers_to_strangers_or_oneself_are_refused,
+    a_kicked_member_is_cut_off_and_cannot_come_back,
+    only_the_owner_can_kick_or_hand_over,
+    the_longest_present_member_inherits_a_room_whose_owner_left,
+    the_owner_can_hand_the_room_over,
+    a_new_nickname_is_announced_in_the_users_rooms,
+);
+
+async fn next_members(events: &mut EventStream) -> Vec<Value> {
+    let event = events.next_named("members").await;
+    let data: Value = serde_json::from_str(&event.data).unwrap();
+    assert!(data["as_of"].as_i64().is_some(), "{data}");
+    data["members"].as_array().unwrap().clone()
+}
+
+async fn whisper(from: &Client, room: &str, to: &Value, text: &str) -> reqwest::Response {
+    from.post_json(&format!("/api/rooms/{room}/messages"), json!({ "text": text, "to": to["id"] })).await
+}
+
+async fn the_member_list_arrives_on_connect_and_on_every_change(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "members" })).await;
+    let room = id_of(&room);
+    let mut events = alice.room_events(&room, None).await;
+    let first = next_members(&mut events).await;
+    let alice_me = alice.me().await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        (&first[0]["id"], &first[0]["name"], &first[0]["color"]),
+        (&alice_me["id"], &alice_me["name"], &alice_me["color"])
+    );
+    assert_eq!(first[0]["owner"], true);
+    assert!(first[0]["since"].as_str().is_some());
+
+    let bob = app.client();
+    let _bob_tab_1 = bob.room_events(&room, None).await;
+    let _bob_tab_2 = bob.room_events(&room, None).await;
+    let second = next_members(&mut events).await;
+    assert_eq!(second.len(), 2, "one user, two tabs, one member");
+    assert_eq!(second[1]["id"], bob.me().await["id"]);
+    assert_eq!(second[1]["owner"], false);
+}
+
+async fn a_whisper_reaches_only_its_two_ends_live_in_history_and_on_replay(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "secrets" })).await;
+    let room = id_of(&room);
+    let (bob, carol) = (app.client(), app.client());
+    bob.join_ok(&room).await;
+    carol.join_ok(&room).await;
+    let mut alice_events = alice.room_events(&room, None).await;
+    let mut bob_events = bob.room_events(&room, None).await;
+    let mut carol_events = carol.room_events(&room, None).await;
+    let bob_me = bob.me().await;
+
+    let response = whisper(&alice, &room, &bob_me, "psst, bob").await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let secret: Value = response.json().await.unwrap();
+    assert_eq!(secret["kind"], "whisper");
+    assert_eq!(secret["to"], bob_me);
+    let public = alice.say_ok(&room, "hello all").await;
+
+    assert_eq!(alice_events.next_messages(2).await, vec![secret.clone(), public.clone()]);
+    assert_eq!(bob_events.next_messages(2).await, vec![secret.clone(), public.clone()]);
+    assert_eq!(carol_events.next_messages(1).await, vec![public.clone()], "carol skips the whisper's id");
+
+    let carol_history = carol.messages(&room, "").await;
+    assert!(!ids(&carol_history).contains(&secret["id"].as_i64().unwrap()));
+    assert!(ids(&bob.messages(&room, "").await).contains(&secret["id"].as_i64().unwrap()));
+
+    let mut carol_replay = carol.room_events(&room, Some(0)).await;
+    let replayed = carol_replay.next_messages(carol_history.len()).await;
+    assert_eq!(replayed, carol_history, "replay shows carol what history does");
+    let after = alice.say_ok(&room, "after the replay").await;
+    assert_eq!(carol_replay.next_messages(1).await, vec![after.clone()], "and then goes live, not stuck on the gap");
+
+    let mut bob_replay = bob.room_events(&room, Some(secret["id"].as_i64().unwrap() - 1)).await;
+    assert_eq!(bob_replay.next_messages(3).await, vec![secret, public, after]);
+}
+
+async fn whispers_to_strangers_or_oneself_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "nobody" })).await;
+    let room = id_of(&room);
+    let stranger = app.client().me().await;
+    let response = whisper(&alice, &room, &stranger, "hello?").await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "not_in_room");
+    let response = whisper(&alice, &room, &alice.me().await, "me, myself").await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_user");
+    let response = alice.post_json(&format!("/api/rooms/{room}/messages"), json!({ "text": "x", "to": "nope" })).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(alice.messages(&room, "").await.len(), 1, "nothing stored");
+}
+
+async fn a_kicked_member_is_cut_off_and_cannot_come_back(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "bouncer" })).await;
+    let room = id_of(&room);
+    let (bob, carol) = (app.client(), app.client());
+    let mut bob_events = bob.room_events(&room, None).await;
+    let mut carol_events = carol.room_events(&room, None).await;
+    let bob_me = bob.me().await;
+
+    let kick = alice.post_json(&format!("/api/rooms/{room}/kicks"), json!({ "user": bob_me["id"] })).await;
+    assert_eq!(kick.status(), StatusCode::NO_CONTENT);
+
+    let kicked = bob_events.next_named("kicked").await;
+    assert!(serde_json::from_str::<Value>(&kicked.data).unwrap()["message"].as_str().is_some());
+    assert!(bob_events.next().await.is_none(), "the kicked user's stream ends");
+    let notice = carol_events.next_messages(1).await;
+    assert_eq!(notice[0]["kind"], "system");
+    assert!(notice[0]["text"].as_str().unwrap().contains("removed"));
+    let members = next_members(&mut carol_events).await;
+    assert!(members.iter().all(|m| m["id"] != bob_me["id"]));
+
+    let rejoin = bob.join(&room, json!({})).await;
+    assert_eq!(rejoin.status(), StatusCode::FORBIDDEN);
+    assert_eq!(rejoin.json::<Value>().await.unwrap()["error"], "kicked");
+    let stream = bob.open_stream(&format!("/api/rooms/{room}/events"), None).await.err().expect("refused");
+    assert_eq!(stream.status(), StatusCode::FORBIDDEN);
+    assert_eq!(bob.say(&room, "let me back").await.status(), StatusCode::FORBIDDEN);
+}
+
+async fn only_the_owner_can_kick_or_hand_over(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "hierarchy" })).await;
+    let room = id_of(&room);
+    let bob = app.client();
+    bob.join_ok(&room).await;
+    let alice_id = alice.me().await["id"].clone();
+    for (path, body) in [("kicks", json!({ "user": alice_id })), ("owner", json!({ "to": alice_id }))] {
+        let response = bob.post_json(&format!("/api/rooms/{room}/{path}"), body).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(response.json::<Value>().await.unwrap()["error"], "not_owner");
+    }
+    let stranger = app.client().me().await;
+    for (path, body) in [("kicks", json!({ "user": stranger["id"] })), ("owner", json!({ "to": stranger["id"] }))] {
+        let response = alice.post_json(&format!("/api/rooms/{room}/{path}"), body).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+        assert_eq!(response.json::<Value>().await.unwrap()["error"], "not_in_room");
+    }
+    let response = alice.post_json(&format!("/api/rooms/{room}/kicks"), json!({ "user": alice_id })).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let room_now: Value = alice.get(&format!("/api/rooms/{room}")).await.json().await.unwrap();
+    assert_eq!(room_now["owner"]["id"], alice_id);
+    assert_eq!(room_now["members"], 2);
+}
+
+async fn the_longest_present_member_inherits_a_room_whose_owner_left(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.presence_grace = Duration::from_millis(400)).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "dynasty" })).await;
+    let room = id_of(&room);
+    let mut lobby = app.client().lobby_events().await;
+    lobby.next_named("rooms").await;
+    let alice_stream = alice.room_events(&room, None).await;
+    let (bob, carol) = (app.client(), app.client());
+    let mut bob_events = bob.room_events(&room, None).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let _carol_events = carol.room_events(&room, None).await;
+    let bob_me = bob.me().await;
+
+    drop(alice_stream);
+
+    let messages = bob_events.next_messages(3).await; // carol joined, alice left, bob owns
+    assert!(texts(&messages)[1].contains("left"));
+    assert_eq!(messages[2]["user"]["id"], bob_me["id"]);
+    assert!(texts(&messages)[2].contains("owner"));
+    let members = loop {
+        let members = next_members(&mut bob_events).await;
+        if members.len() == 2 {
+            break members;
+        }
+    };
+    assert_eq!(members[0]["id"], bob_me["id"]);
+    assert_eq!(members[0]["owner"], true);
+    let updated: Value = loop {
+        let event: Value = serde_json::from_str(&lobby.next_named("room-updated").await.data).unwrap();
+        if event["owner"]["id"] == bob_me["id"] {
+            break event;
+        }
+    };
+    assert_eq!(updated["members"], 2);
+}
+
+async fn the_owner_can_hand_the_room_over(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "handover" })).await;
+    let room = id_of(&room);
+    let carol = app.client();
+    carol.join_ok(&room).await;
+    let carol_me = carol.me().await;
+    let response = alice.post_json(&format!("/api/rooms/{room}/owner"), json!({ "to": carol_me["id"] })).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let room_now: Value = response.json().await.unwrap();
+    assert_eq!(room_now["owner"], carol_me);
+    let last = alice.messages(&room, "").await.pop().unwrap();
+    assert_eq!((last["kind"].as_str(), &last["user"]), (Some("system"), &carol_me));
+    // The former owner is an ordinary member now.
+    let delete = alice.http.delete(alice.url(&format!("/api/rooms/{room}"))).send().await.unwrap();
+    assert_eq!(delete.status(), StatusCode::FORBIDDEN);
+}
+
+async fn a_new_nickname_is_announced_in_the_users_rooms(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "names" })).await;
+    let room = id_of(&room);
+    let bob = app.client();
+    bob.join_ok(&room).await;
+    let mut events = alice.room_events(&room, None).await;
+    next_members(&mut events).await;
+    let old_name = bob.me().await["name"].as_str().unwrap().to_owned();
+
+    let renamed = bob.http.patch(bob.url("/api/me")).json(&json!({ "name": "Bobby" })).send().await.unwrap();
+    assert_eq!(renamed.status(), StatusCode::OK);
+
+    let notice = events.next_messages(1).await;
+    assert_eq!(notice[0]["text"], format!("{old_name} is now known as Bobby."));
+    let members = next_members(&mut events).await;
+    assert_eq!(members[1]["name"], "Bobby");
+    let said = bob.say_ok(&room, "it's me").await;
+    assert_eq!(said["user"]["name"], "Bobby");
+}
