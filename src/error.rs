@@ -75,7 +75,7 @@ impl ApiError {
         }
     }
 
-    fn code(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest { code, .. }
             | Self::Forbidden { code, .. }

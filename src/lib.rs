@@ -20,7 +20,7 @@ pub mod realtime;
 pub mod rooms;
 pub mod state;
 pub mod storage;
-mod streams;
+pub mod streams;
 pub mod telemetry;
 pub mod uploads;
 mod web;

@@ -1,24 +1,41 @@
-//! The event-stream endpoints: who may open one, and where it starts. What flows through them
-//! is the realtime layer's business.
+//! The event endpoints: who may open a room stream and where it starts, for every transport
+//! (SSE, WebSocket, long-polling). What flows through them is the realtime layer's business;
+//! the rules here are the same whatever carries the events.
 
-use axum::{extract::State, http::HeaderMap, response::Response, routing::get, Router};
+use std::time::Duration;
+
+use axum::{
+    body::Body,
+    extract::{ws::WebSocketUpgrade, State},
+    http::{header, HeaderMap},
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
 use serde::Deserialize;
 
 use crate::{
+    domain::RoomId,
     error::{ApiError, ApiQuery},
     identity::Identity,
-    realtime::{sse, LobbyFeed, RoomFeed},
+    realtime::{poll, sse, ws, LobbyFeed, PresenceGuard, RoomFeed},
     rooms::{access, RoomPath},
     state::AppState,
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/lobby/events", get(lobby_events)).route("/api/rooms/{id}/events", get(room_events))
-}
+/// Longest long-poll wait a client may ask for.
+pub const MAX_POLL_WAIT: u64 = 60;
+/// Hard cap on a WebSocket message; frames over `ws::MAX_CLIENT_TEXT` get an error frame.
+const WS_MAX_MESSAGE: usize = 1024 * 1024;
+/// tungstenite's default read buffer is 128 KiB per socket; chat frames are small.
+const WS_READ_BUFFER: usize = 4 * 1024;
 
-async fn lobby_events(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let feed = LobbyFeed::open(&state.hub, state.store.clone()).await?;
-    Ok(sse::response(sse::lobby_events(feed), state.config.keep_alive, state.shutdown.clone()))
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/lobby/events", get(lobby_events))
+        .route("/api/lobby/ws", get(lobby_socket))
+        .route("/api/rooms/{id}/events", get(room_events))
+        .route("/api/rooms/{id}/ws", get(room_socket))
 }
 
 #[derive(Deserialize)]
@@ -43,6 +60,27 @@ fn resume_point(headers: &HeaderMap, query: ResumeQuery) -> Result<Option<i64>, 
     Ok(resume)
 }
 
+/// Checks access, takes (or keeps) the seat, marks the user present and opens the feed: the
+/// same steps for every transport, so presence and capacity cannot differ between them.
+async fn open_room(
+    state: &AppState,
+    identity: &Identity,
+    room: RoomId,
+    resume: Option<i64>,
+    hold: Duration,
+) -> Result<(RoomFeed, PresenceGuard), ApiError> {
+    access::ensure_can_read(state, room, identity.id).await?;
+    access::take_seat(state, room, &identity.user(), hold).await?;
+    let presence = state.presence.hold(room, identity.id);
+    let feed = RoomFeed::open(&state.hub, state.store.clone(), room, identity.id, resume).await?;
+    Ok((feed, presence))
+}
+
+async fn lobby_events(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let feed = LobbyFeed::open(&state.hub, state.store.clone()).await?;
+    Ok(sse::response(sse::lobby_events(feed), state.config.keep_alive, state.shutdown.clone()))
+}
+
 #[tracing::instrument(skip_all, fields(room.id = %room, user.id = %identity.id))]
 async fn room_events(
     State(state): State<AppState>,
@@ -52,10 +90,55 @@ async fn room_events(
     ApiQuery(query): ApiQuery<ResumeQuery>,
 ) -> Result<Response, ApiError> {
     let resume = resume_point(&headers, query)?;
-    access::ensure_can_read(&state, room, identity.id).await?;
-    access::take_seat(&state, room, &identity.user(), state.config.presence_lease).await?;
-    let presence = state.presence.hold(room, identity.id);
-    let feed = RoomFeed::open(&state.hub, state.store.clone(), room, identity.id, resume).await?;
+    let (feed, presence) = open_room(&state, &identity, room, resume, state.config.presence_lease).await?;
     tracing::debug!(resume, start = feed.last_id(), "room stream opened");
     Ok(sse::response(sse::room_events(feed, presence), state.config.keep_alive, state.shutdown.clone()))
+}
+
+/// Same checks as the SSE stream, answered with a plain HTTP error before any upgrade.
+#[tracing::instrument(skip_all, fields(room.id = %room, user.id = %identity.id))]
+async fn room_socket(
+    State(state): State<AppState>,
+    identity: Identity,
+    RoomPath(room): RoomPath,
+    ApiQuery(query): ApiQuery<ResumeQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let resume = resume_point(&HeaderMap::new(), query)?;
+    let (feed, presence) = open_room(&state, &identity, room, resume, state.config.presence_lease).await?;
+    Ok(upgrade
+        .max_message_size(WS_MAX_MESSAGE)
+        .read_buffer_size(WS_READ_BUFFER)
+        .on_upgrade(move |socket| ws::serve_room(socket, state, identity, room, feed, presence)))
+}
+
+async fn lobby_socket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Result<Response, ApiError> {
+    let feed = LobbyFeed::open(&state.hub, state.store.clone()).await?;
+    let (keep_alive, shutdown) = (state.config.keep_alive, state.shutdown.clone());
+    Ok(upgrade
+        .max_message_size(WS_MAX_MESSAGE)
+        .read_buffer_size(WS_READ_BUFFER)
+        .on_upgrade(move |socket| ws::serve_lobby(socket, keep_alive, shutdown, feed)))
+}
+
+/// `GET /api/rooms/{id}/messages?after=N&wait=S`: answers at once when there is something
+/// after N, else waits up to S seconds. The poller counts as present while it waits, and its
+/// seat outlives the request by the usual grace period, so a client polling in a loop stays a
+/// member like a streaming one.
+#[tracing::instrument(skip_all, fields(room.id = %room, user.id = %identity.id))]
+pub async fn long_poll(
+    state: &AppState,
+    identity: &Identity,
+    room: RoomId,
+    after: Option<i64>,
+    wait: u64,
+) -> Result<Response, ApiError> {
+    let (mut feed, _presence) = open_room(state, identity, room, after, state.config.presence_grace).await?;
+    let wait = Duration::from_secs(wait);
+    let frames = tokio::select! {
+        frames = poll::wait_for_messages(&mut feed, wait) => frames?,
+        // At shutdown, answer now (empty) rather than hold the server up.
+        _ = state.shutdown.cancelled() => Vec::new(),
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], Body::from(poll::message_list(&frames))).into_response())
 }

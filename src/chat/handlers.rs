@@ -1,8 +1,13 @@
-use axum::{extract::State, http::StatusCode, Json};
+use axum::{
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    domain::{Invalid, Message, MessageText, NewMessage, NewMessageBody, UserId},
+    domain::Message,
     error::{ApiError, ApiJson, ApiQuery},
     identity::Identity,
     rooms::{access, RoomPath},
@@ -18,6 +23,8 @@ pub struct HistoryQuery {
     after: Option<i64>,
     before: Option<i64>,
     limit: Option<u32>,
+    /// Seconds to wait for something new: makes the request a long poll.
+    wait: Option<u64>,
 }
 
 impl HistoryQuery {
@@ -44,10 +51,22 @@ pub async fn list_messages(
     identity: Identity,
     RoomPath(room): RoomPath,
     ApiQuery(query): ApiQuery<HistoryQuery>,
-) -> Result<Json<MessageList>, ApiError> {
+) -> Result<Response, ApiError> {
+    if let Some(wait) = query.wait {
+        if wait > crate::streams::MAX_POLL_WAIT || query.before.is_some() {
+            return Err(ApiError::BadRequest {
+                code: "invalid_query",
+                message: format!(
+                    "wait must be 0 to {} seconds, and goes with after, not before",
+                    crate::streams::MAX_POLL_WAIT
+                ),
+            });
+        }
+        return crate::streams::long_poll(&state, &identity, room, query.after, wait).await;
+    }
     let page = query.page()?;
     access::ensure_can_read(&state, room, identity.id).await?;
-    Ok(Json(MessageList { messages: state.store.messages(room, page, identity.id).await? }))
+    Ok(Json(MessageList { messages: state.store.messages(room, page, identity.id).await? }).into_response())
 }
 
 #[derive(Deserialize)]
@@ -66,22 +85,6 @@ pub async fn create_message(
     RoomPath(room): RoomPath,
     ApiJson(input): ApiJson<PostMessage>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
-    let text = MessageText::parse(&input.text, state.config.max_message_chars)?;
-    let recipient = input.to.as_deref().map(|raw| parse_recipient(raw, identity.id)).transpose()?;
-    access::ensure_seated(&state, room, identity.id).await?;
-    let body = match recipient {
-        None => NewMessageBody::Chat(text),
-        Some(to) => NewMessageBody::Whisper { text, to: access::seated_member(&state, room, to).await? },
-    };
-    let message = NewMessage { room, author: identity.user(), body };
-    let stored = super::deliver::append_and_publish(&state, message).await?;
+    let stored = super::post::post_text(&state, &identity, room, &input.text, input.to.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(stored)))
-}
-
-fn parse_recipient(raw: &str, sender: UserId) -> Result<UserId, ApiError> {
-    let to = UserId::parse(raw).ok_or_else(|| Invalid::new("invalid_user", "`to` must be a user id"))?;
-    if to == sender {
-        return Err(Invalid::new("invalid_user", "you cannot whisper to yourself").into());
-    }
-    Ok(to)
 }

@@ -2,6 +2,7 @@
 
 pub mod deliver;
 mod handlers;
+pub mod post;
 
 use axum::{routing::get, Router};
 

@@ -1,6 +1,9 @@
 //! A frame is one event serialised once, at publish time, and shared by reference with every
 //! subscriber: fan-out costs a refcount per subscriber, not a `serde_json` call.
 
+use std::sync::OnceLock;
+
+use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use serde::Serialize;
 
@@ -16,6 +19,8 @@ pub struct Frame {
     pub data: Bytes,
     /// The whole SSE block: `event:`, `id:`, `data:` lines and the blank line.
     pub sse: Bytes,
+    /// The WebSocket text, built by the first WebSocket subscriber and shared after that.
+    ws: OnceLock<Utf8Bytes>,
 }
 
 impl Frame {
@@ -31,7 +36,27 @@ impl Frame {
         sse.extend_from_slice(b"\ndata: ");
         sse.extend_from_slice(&data);
         sse.extend_from_slice(b"\n\n");
-        Self { event, id, data: data.into(), sse: sse.into() }
+        Self { event, id, data: data.into(), sse: sse.into(), ws: OnceLock::new() }
+    }
+
+    /// The WebSocket frame text: `{"event": …, "id": …, "data": …}`, the same event name, id
+    /// and JSON as the SSE block.
+    pub fn ws(&self) -> Utf8Bytes {
+        self.ws
+            .get_or_init(|| {
+                let mut text = Vec::with_capacity(self.data.len() + 48);
+                text.extend_from_slice(b"{\"event\":\"");
+                text.extend_from_slice(self.event.as_bytes());
+                text.push(b'"');
+                if let Some(id) = self.id {
+                    text.extend_from_slice(format!(",\"id\":{id}").as_bytes());
+                }
+                text.extend_from_slice(b",\"data\":");
+                text.extend_from_slice(&self.data);
+                text.push(b'}');
+                Utf8Bytes::try_from(text).expect("JSON is UTF-8")
+            })
+            .clone()
     }
 
     pub fn message(message: &Message) -> Self {
@@ -74,5 +99,13 @@ mod tests {
     fn sse_block_has_event_id_and_one_data_line() {
         let frame = Frame::new("chat", Some(7), &serde_json::json!({"text": "a\nb"}));
         assert_eq!(&frame.sse[..], b"event: chat\nid: 7\ndata: {\"text\":\"a\\nb\"}\n\n");
+    }
+
+    #[test]
+    fn ws_text_carries_the_same_event_id_and_data() {
+        let frame = Frame::new("chat", Some(7), &serde_json::json!({"text": "hi"}));
+        assert_eq!(frame.ws().as_str(), r#"{"event":"chat","id":7,"data":{"text":"hi"}}"#);
+        let lobby = Frame::new("rooms", None, &serde_json::json!({"rooms": []}));
+        assert_eq!(lobby.ws().as_str(), r#"{"event":"rooms","data":{"rooms":[]}}"#);
     }
 }

@@ -1,6 +1,6 @@
 //! Everything that pushes events to clients. The [`Hub`] fans events out inside this process;
 //! a [`RoomFeed`] turns hub events plus storage into one gap-free, duplicate-free sequence per
-//! subscriber; transports (`sse`) only format what a feed yields. [`Presence`] ties open
+//! subscriber; transports (`sse`, `ws`, `poll`) only format what a feed yields. [`Presence`] ties open
 //! streams to seats, and `background` runs the seat heartbeat and reaper.
 
 mod background;
@@ -8,8 +8,10 @@ mod feed;
 mod frame;
 mod hub;
 mod lobby;
+pub mod poll;
 mod presence;
 pub mod sse;
+pub mod ws;
 
 pub use background::spawn_background_tasks;
 pub use feed::{FeedItem, RoomFeed};

@@ -118,8 +118,9 @@ impl TestApp {
 
     /// A new browser: its own cookie jar, so its own identity.
     pub fn client(&self) -> Client {
-        let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
-        Client { http, base: self.address.clone() }
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let http = reqwest::Client::builder().cookie_provider(jar.clone()).build().unwrap();
+        Client { http, base: self.address.clone(), jar }
     }
 
     /// Creates a room as a new user and returns (owner, room JSON).
@@ -135,7 +136,10 @@ impl TestApp {
 pub struct Client {
     pub http: reqwest::Client,
     pub base: String,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
 }
+
+pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 pub fn id_of(value: &Value) -> String {
     value["id"].as_str().expect("an id").to_owned()
@@ -144,6 +148,18 @@ pub fn id_of(value: &Value) -> String {
 impl Client {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Opens a WebSocket with this browser's cookie (making sure it has one first).
+    pub async fn socket(&self, path: &str) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+        use reqwest::cookie::CookieStore;
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        self.me().await;
+        let mut request = self.url(path).replace("http://", "ws://").into_client_request().unwrap();
+        if let Some(cookie) = self.jar.cookies(&self.base.parse().unwrap()) {
+            request.headers_mut().insert("cookie", cookie);
+        }
+        tokio_tungstenite::connect_async(request).await.map(|(socket, _)| socket)
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -299,4 +315,40 @@ pub fn texts(messages: &[Value]) -> Vec<String> {
 
 pub fn ids(messages: &[Value]) -> Vec<i64> {
     messages.iter().map(|m| m["id"].as_i64().unwrap()).collect()
+}
+
+/// The next text frame from a socket as JSON, skipping pings. Panics after [`WAIT`].
+pub async fn next_frame(socket: &mut Socket) -> Value {
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let message = tokio::time::timeout(WAIT, socket.next()).await.expect("a frame in time");
+        match message {
+            Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).unwrap(),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+/// The next frame with this event name, skipping others.
+pub async fn next_frame_named(socket: &mut Socket, event: &str) -> Value {
+    loop {
+        let frame = next_frame(socket).await;
+        if frame["event"] == event {
+            return frame;
+        }
+    }
+}
+
+/// The next `chat`/`gif`/`system`/`whisper` messages from a socket.
+pub async fn next_socket_messages(socket: &mut Socket, count: usize) -> Vec<Value> {
+    let mut messages = Vec::with_capacity(count);
+    while messages.len() < count {
+        let frame = next_frame(socket).await;
+        if matches!(frame["event"].as_str(), Some("chat" | "gif" | "system" | "whisper")) {
+            assert_eq!(frame["id"], frame["data"]["id"], "the frame id is the message id");
+            messages.push(frame["data"].clone());
+        }
+    }
+    messages
 }

@@ -11,3 +11,4 @@ mod meta;
 mod room_features;
 mod rooms;
 mod streams;
+mod transports;

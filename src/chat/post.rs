@@ -1,0 +1,36 @@
+//! Posting a text message or whisper: the rules every transport shares (REST and WebSocket).
+
+use crate::{
+    domain::{Invalid, Message, MessageText, NewMessage, NewMessageBody, RoomId, UserId},
+    error::ApiError,
+    identity::Identity,
+    rooms::access,
+    state::AppState,
+};
+
+/// Validates, checks the seat, stores and publishes. `to` (a user id) makes it a whisper.
+pub async fn post_text(
+    state: &AppState,
+    identity: &Identity,
+    room: RoomId,
+    text: &str,
+    to: Option<&str>,
+) -> Result<Message, ApiError> {
+    let text = MessageText::parse(text, state.config.max_message_chars)?;
+    let recipient = to.map(|raw| parse_recipient(raw, identity.id)).transpose()?;
+    access::ensure_seated(state, room, identity.id).await?;
+    let body = match recipient {
+        None => NewMessageBody::Chat(text),
+        Some(to) => NewMessageBody::Whisper { text, to: access::seated_member(state, room, to).await? },
+    };
+    let message = NewMessage { room, author: identity.user(), body };
+    super::deliver::append_and_publish(state, message).await
+}
+
+fn parse_recipient(raw: &str, sender: UserId) -> Result<UserId, ApiError> {
+    let to = UserId::parse(raw).ok_or_else(|| Invalid::new("invalid_user", "`to` must be a user id"))?;
+    if to == sender {
+        return Err(Invalid::new("invalid_user", "you cannot whisper to yourself").into());
+    }
+    Ok(to)
+}

@@ -1,0 +1,198 @@
+//! The WebSocket transport: the same events as SSE (same name, id and JSON, as
+//! `{"event", "id", "data"}` text frames), plus what only a two-way channel can do: clients
+//! send chats over it and get an acknowledgement or an error frame with REST's error codes.
+//! The server pings idle connections and drops ones that stop answering.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::time::{interval_at, Instant};
+use tokio_util::sync::CancellationToken;
+
+use super::{FeedItem, Frame, LobbyFeed, PresenceGuard, RoomFeed};
+use crate::{chat::post::post_text, domain::RoomId, error::ApiError, identity::Identity, state::AppState};
+
+/// Largest client frame handled; larger ones (up to the socket's hard limit) get an error frame.
+pub const MAX_CLIENT_TEXT: usize = 16 * 1024;
+
+/// What a client may send: `{"type": "chat", "text": …, "to"?: user id, "ref"?: anything}`.
+#[derive(Deserialize)]
+struct ClientFrame {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    to: Option<String>,
+    /// Echoed in the reply, so a client can match replies to what it sent.
+    #[serde(default, rename = "ref")]
+    reference: Option<serde_json::Value>,
+}
+
+/// A reply that is not part of the room's sequence: `ack` or `error`.
+fn reply(event: &'static str, data: serde_json::Value) -> Message {
+    Message::Text(Frame::new(event, None, &data).ws())
+}
+
+fn error_reply(code: &str, message: &str, reference: Option<serde_json::Value>) -> Message {
+    reply("error", json!({ "error": code, "message": message, "ref": reference }))
+}
+
+/// Tracks whether the peer still answers: any frame from it counts as a sign of life.
+struct Liveness {
+    period: Duration,
+    last_heard: Instant,
+}
+
+impl Liveness {
+    fn heard(&mut self) {
+        self.last_heard = Instant::now();
+    }
+
+    fn is_dead(&self) -> bool {
+        self.last_heard.elapsed() > self.period * 2 + Duration::from_secs(1)
+    }
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await;
+}
+
+/// Serves one room socket until either side ends it.
+pub async fn serve_room(
+    mut socket: WebSocket,
+    state: AppState,
+    identity: Identity,
+    room: RoomId,
+    mut feed: RoomFeed,
+    _presence: PresenceGuard,
+) {
+    let period = state.config.keep_alive;
+    let mut pings = interval_at(Instant::now() + period, period);
+    let mut liveness = Liveness { period, last_heard: Instant::now() };
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return close(&mut socket, 1001, "server shutting down").await,
+            item = feed.next() => {
+                let (frame, is_last) = match item {
+                    Ok(Some(FeedItem::Message(f) | FeedItem::Members(f) | FeedItem::Resync(f))) => (f, false),
+                    Ok(Some(FeedItem::Deleted(f) | FeedItem::Kicked(f))) => (f, true),
+                    Ok(None) => return,
+                    Err(err) => {
+                        tracing::warn!(error = %err, last_id = feed.last_id(), "room socket ended by a storage error");
+                        return close(&mut socket, 1011, "storage unavailable; reconnect with after=<last id>").await;
+                    }
+                };
+                if socket.send(Message::Text(frame.ws())).await.is_err() {
+                    return;
+                }
+                if is_last {
+                    return close(&mut socket, 1000, "").await;
+                }
+            }
+            incoming = socket.recv() => {
+                let Some(Ok(message)) = incoming else { return };
+                liveness.heard();
+                let answer = match message {
+                    Message::Text(text) => Some(handle_client_text(&state, &identity, room, &text).await),
+                    Message::Binary(_) => Some(error_reply("unsupported_frame", "send JSON text frames, not binary", None)),
+                    Message::Close(_) => return,
+                    Message::Ping(_) | Message::Pong(_) => None,
+                };
+                if let Some(answer) = answer {
+                    if socket.send(answer).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            _ = pings.tick() => {
+                if liveness.is_dead() {
+                    return close(&mut socket, 1011, "no answer to pings").await;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn handle_client_text(state: &AppState, identity: &Identity, room: RoomId, text: &str) -> Message {
+    if text.len() > MAX_CLIENT_TEXT {
+        return error_reply("payload_too_large", &format!("frames are limited to {MAX_CLIENT_TEXT} bytes"), None);
+    }
+    let frame: ClientFrame = match serde_json::from_str(text) {
+        Ok(frame) => frame,
+        Err(err) => return error_reply("invalid_json", &format!("the frame is not the JSON expected: {err}"), None),
+    };
+    match frame.kind.as_str() {
+        "chat" => match post_text(state, identity, room, &frame.text, frame.to.as_deref()).await {
+            Ok(message) => reply("ack", json!({ "ref": frame.reference, "id": message.id, "message": message })),
+            Err(err) => api_error_reply(err, frame.reference),
+        },
+        other => {
+            error_reply("unknown_type", &format!("unknown frame type `{other}`; expected `chat`"), frame.reference)
+        }
+    }
+}
+
+/// REST's error code and sentence; internal causes are logged, never sent.
+fn api_error_reply(err: ApiError, reference: Option<serde_json::Value>) -> Message {
+    let code = err.code();
+    if let ApiError::Internal(cause) = &err {
+        tracing::error!(error = ?cause, "websocket chat failed");
+    }
+    error_reply(code, &err.to_string(), reference)
+}
+
+/// Serves one lobby socket: the room list, then changes.
+pub async fn serve_lobby(
+    mut socket: WebSocket,
+    keep_alive: Duration,
+    shutdown: CancellationToken,
+    mut feed: LobbyFeed,
+) {
+    let mut pings = interval_at(Instant::now() + keep_alive, keep_alive);
+    let mut liveness = Liveness { period: keep_alive, last_heard: Instant::now() };
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return close(&mut socket, 1001, "server shutting down").await,
+            frame = feed.next() => {
+                let frame: Arc<Frame> = match frame {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => return,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "lobby socket ended by a storage error");
+                        return close(&mut socket, 1011, "storage unavailable").await;
+                    }
+                };
+                if socket.send(Message::Text(frame.ws())).await.is_err() {
+                    return;
+                }
+            }
+            incoming = socket.recv() => {
+                let Some(Ok(message)) = incoming else { return };
+                liveness.heard();
+                if matches!(message, Message::Close(_)) {
+                    return;
+                }
+                if matches!(message, Message::Text(_) | Message::Binary(_)) {
+                    let answer = error_reply("unknown_type", "the lobby socket only sends; create rooms with POST /api/rooms", None);
+                    if socket.send(answer).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            _ = pings.tick() => {
+                if liveness.is_dead() {
+                    return close(&mut socket, 1011, "no answer to pings").await;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
