@@ -70,6 +70,15 @@ pub struct Config {
     #[arg(long, env = "KEEP_ALIVE", default_value = "15s", value_parser = humantime::parse_duration)]
     pub keep_alive: Duration,
 
+    /// Take the client address from `X-Forwarded-For` (set by a reverse proxy you run);
+    /// without a proxy this would let clients choose the address we log.
+    #[arg(long, env = "TRUST_PROXY", default_value_t = false)]
+    pub trust_proxy: bool,
+
+    /// How often the `/demo/ws` page gets a message.
+    #[arg(long, env = "DEMO_WS_INTERVAL", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub demo_ws_interval: Duration,
+
     /// Events a room's broadcast channel buffers before a slow subscriber lags and has to
     /// catch up from storage.
     #[arg(long, env = "ROOM_CHANNEL_CAPACITY", default_value_t = 256)]

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{rejection::JsonRejection, FromRequest, Request},
+    extract::{rejection::JsonRejection, FromRequest, Request, State},
     http::{header, HeaderValue, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -24,7 +24,7 @@ use axum::{
 };
 use serde::Serialize;
 
-use crate::{domain::Invalid, storage::StorageError};
+use crate::{domain::Invalid, state::AppState, storage::StorageError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -96,7 +96,7 @@ struct Envelope<'a> {
     message: String,
 }
 
-/// The cause of a 500, handed to [`log_internal_errors`] so it is logged once, in the request
+/// The cause of a 500, handed to [`observe_errors`] so it is logged once, in the request
 /// span, while the client only sees "internal error".
 #[derive(Clone)]
 pub struct InternalCause(pub Arc<anyhow::Error>);
@@ -105,6 +105,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Envelope { error: self.code(), message: self.to_string() };
         let mut response = (self.status_code(), Json(body)).into_response();
+        response.extensions_mut().insert(RefusedWith(self.code()));
         match self {
             Self::Unavailable => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
@@ -118,11 +119,21 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Middleware: logs the cause of every 500 inside the request's span.
-pub async fn log_internal_errors(request: Request, next: Next) -> Response {
+/// The machine code of a refused request, for the metrics.
+#[derive(Clone, Copy)]
+pub struct RefusedWith(pub &'static str);
+
+/// Middleware: logs the cause of every 500 inside the request's span, and counts refusals.
+pub async fn observe_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
         tracing::error!(error = ?cause, "request failed");
+    }
+    if let Some(RefusedWith(code)) = response.extensions().get::<RefusedWith>() {
+        state.metrics.rejected(code);
+        if *code == "unavailable" {
+            state.metrics.database_error();
+        }
     }
     response
 }

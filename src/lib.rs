@@ -12,10 +12,12 @@
 
 pub mod chat;
 pub mod config;
+mod demo;
 pub mod domain;
 pub mod error;
 pub mod identity;
 mod meta;
+pub mod metrics;
 pub mod realtime;
 pub mod rooms;
 pub mod state;
@@ -71,13 +73,17 @@ impl Application {
                 SessionKey::random()
             }
         };
+        let shutdown = CancellationToken::new();
+        let metrics = metrics::Metrics::default();
         let state = AppState {
-            hub: Hub::new(config.room_channel_capacity),
+            clock: demo::spawn_clock(shutdown.clone()),
+            hub: Hub::new(config.room_channel_capacity, metrics.clone()),
+            metrics,
             presence: Presence::new(store.clone(), config.presence_grace),
             config: Arc::new(config),
             store,
             session_key,
-            shutdown: CancellationToken::new(),
+            shutdown,
         };
         let mut tasks = JoinSet::new();
         realtime::spawn_background_tasks(&state, &mut tasks);
@@ -117,19 +123,23 @@ fn router(state: AppState) -> Router {
         .merge(rooms::router())
         .merge(chat::router())
         .merge(streams::router())
-        .merge(meta::router());
+        .merge(meta::router())
+        .merge(demo::router());
     let api = web::limit_body(json_api, JSON_BODY_LIMIT)
         .merge(uploads::router(state.config.max_upload_bytes))
         .route("/api/{*rest}", any(web::api_not_found))
         .method_not_allowed_fallback(web::method_not_allowed);
     let pages = Router::new()
         .route_service("/rooms/{id}", ServeFile::new(static_dir.join("room.html")))
+        .route_service("/demo/ws", ServeFile::new(static_dir.join("demo/ws.html")))
+        .route_service("/demo/sse", ServeFile::new(static_dir.join("demo/sse.html")))
+        .route_service("/compare", ServeFile::new(static_dir.join("compare.html")))
         .fallback_service(ServeDir::new(static_dir));
     let app = api
         .merge(pages)
         .layer(middleware::from_fn_with_state(state.clone(), identity::identify))
         .layer(middleware::from_fn(web::reject_cross_site_writes))
-        .layer(middleware::from_fn(error::log_internal_errors));
+        .layer(middleware::from_fn_with_state(state.clone(), error::observe_errors));
     web::with_security_headers(app)
         .layer(telemetry::trace_layer())
         .route("/favicon.ico", get(|| async { axum::response::Redirect::permanent("/favicon.svg") }))

@@ -24,6 +24,10 @@ pub struct AppState {
     pub presence: Presence,
     /// Signs and verifies session cookies.
     pub session_key: SessionKey,
+    /// The server clock the `/demo/sse` page shows, ticking once a second.
+    pub clock: tokio::sync::watch::Receiver<i64>,
+    /// Counters served at `/metrics`.
+    pub metrics: crate::metrics::Metrics,
     /// Cancelled at shutdown, so long-lived streams end and the server can exit.
     pub shutdown: CancellationToken,
 }

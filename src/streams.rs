@@ -18,6 +18,7 @@ use crate::{
     domain::RoomId,
     error::{ApiError, ApiQuery},
     identity::Identity,
+    metrics::Transport,
     realtime::{poll, sse, ws, LobbyFeed, PresenceGuard, RoomFeed},
     rooms::{access, RoomPath},
     state::AppState,
@@ -78,7 +79,7 @@ async fn open_room(
 
 async fn lobby_events(State(state): State<AppState>) -> Result<Response, ApiError> {
     let feed = LobbyFeed::open(&state.hub, state.store.clone()).await?;
-    Ok(sse::response(sse::lobby_events(feed), state.config.keep_alive, state.shutdown.clone()))
+    Ok(sse::response(sse::lobby_events(feed), state.config.keep_alive, state.shutdown.clone(), &state.metrics))
 }
 
 #[tracing::instrument(skip_all, fields(room.id = %room, user.id = %identity.id))]
@@ -92,7 +93,8 @@ async fn room_events(
     let resume = resume_point(&headers, query)?;
     let (feed, presence) = open_room(&state, &identity, room, resume, state.config.presence_lease).await?;
     tracing::debug!(resume, start = feed.last_id(), "room stream opened");
-    Ok(sse::response(sse::room_events(feed, presence), state.config.keep_alive, state.shutdown.clone()))
+    let events = sse::room_events(feed, presence);
+    Ok(sse::response(events, state.config.keep_alive, state.shutdown.clone(), &state.metrics))
 }
 
 /// Same checks as the SSE stream, answered with a plain HTTP error before any upgrade.
@@ -114,11 +116,10 @@ async fn room_socket(
 
 async fn lobby_socket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Result<Response, ApiError> {
     let feed = LobbyFeed::open(&state.hub, state.store.clone()).await?;
-    let (keep_alive, shutdown) = (state.config.keep_alive, state.shutdown.clone());
     Ok(upgrade
         .max_message_size(WS_MAX_MESSAGE)
         .read_buffer_size(WS_READ_BUFFER)
-        .on_upgrade(move |socket| ws::serve_lobby(socket, keep_alive, shutdown, feed)))
+        .on_upgrade(move |socket| ws::serve_lobby(socket, state, feed)))
 }
 
 /// `GET /api/rooms/{id}/messages?after=N&wait=S`: answers at once when there is something
@@ -134,11 +135,15 @@ pub async fn long_poll(
     wait: u64,
 ) -> Result<Response, ApiError> {
     let (mut feed, _presence) = open_room(state, identity, room, after, state.config.presence_grace).await?;
+    let _open = state.metrics.stream_opened(Transport::Poll);
     let wait = Duration::from_secs(wait);
     let frames = tokio::select! {
         frames = poll::wait_for_messages(&mut feed, wait) => frames?,
         // At shutdown, answer now (empty) rather than hold the server up.
         _ = state.shutdown.cancelled() => Vec::new(),
     };
+    for frame in &frames {
+        state.metrics.delivered(Transport::Poll, frame.data.len());
+    }
     Ok(([(header::CONTENT_TYPE, "application/json")], Body::from(poll::message_list(&frames))).into_response())
 }

@@ -17,9 +17,14 @@ use crate::error::ApiError;
 /// form posts need no CORS preflight, so SameSite=Lax alone is not enough for older
 /// browsers). Clients that send neither header (curl, scripts) are not browsers and carry
 /// no ambient cookies of a victim.
+///
+/// WebSocket handshakes are GETs, but a room socket accepts chats and the browser attaches
+/// the cookie to cross-site handshakes too (cross-site WebSocket hijacking), so they get the
+/// same check.
 pub async fn reject_cross_site_writes(request: Request, next: Next) -> Response {
     let is_write = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if is_write && is_cross_site(&request) {
+    let is_upgrade = request.headers().contains_key(header::UPGRADE);
+    if (is_write || is_upgrade) && is_cross_site(&request) {
         return ApiError::Forbidden {
             code: "cross_origin",
             message: "cross-site requests may not change anything".into(),

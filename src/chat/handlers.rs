@@ -53,7 +53,9 @@ pub async fn list_messages(
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Response, ApiError> {
     if let Some(wait) = query.wait {
-        if wait > crate::streams::MAX_POLL_WAIT || query.before.is_some() {
+        let (after, has_before) = (query.after, query.before.is_some());
+        query.page()?; // the same bounds on `after` and `limit` as plain history
+        if wait > crate::streams::MAX_POLL_WAIT || has_before {
             return Err(ApiError::BadRequest {
                 code: "invalid_query",
                 message: format!(
@@ -62,7 +64,7 @@ pub async fn list_messages(
                 ),
             });
         }
-        return crate::streams::long_poll(&state, &identity, room, query.after, wait).await;
+        return crate::streams::long_poll(&state, &identity, room, after, wait).await;
     }
     let page = query.page()?;
     access::ensure_can_read(&state, room, identity.id).await?;

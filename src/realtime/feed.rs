@@ -17,6 +17,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use super::{Frame, Hub, RoomEvent};
 use crate::{
     domain::{RoomId, UserId},
+    metrics::Metrics,
     storage::{Page, Store, StoreResult},
 };
 
@@ -53,6 +54,7 @@ pub struct RoomFeed {
     catch_up: Option<CatchUp>,
     /// `as_of` of the newest member list yielded; older lists published late are dropped.
     members_as_of: i64,
+    metrics: Metrics,
 }
 
 impl RoomFeed {
@@ -67,8 +69,9 @@ impl RoomFeed {
     ) -> StoreResult<Self> {
         let live = hub.subscribe_room(room);
         let head = store.last_message_id(room).await?;
-        let mut feed =
-            Self { room, viewer, store, live, last: head, ready: VecDeque::new(), catch_up: None, members_as_of: 0 };
+        let metrics = hub.metrics().clone();
+        let ready = VecDeque::new();
+        let mut feed = Self { room, viewer, store, live, last: head, ready, catch_up: None, members_as_of: 0, metrics };
         match resume {
             Some(after) if after > head => {
                 let data = serde_json::json!({ "last_id": head, "requested": after });
@@ -128,6 +131,7 @@ impl RoomFeed {
                 Ok(RoomEvent::Deleted(frame)) => return Ok(Some(FeedItem::Deleted(frame))),
                 Err(RecvError::Lagged(skipped)) => {
                     tracing::debug!(room.id = %self.room, skipped, "subscriber lagged; catching up from storage");
+                    self.metrics.lag_catch_up();
                     self.catch_up = Some(CatchUp { until: None, waiting: None });
                     // A member list may have been among the skipped events.
                     self.reload_members().await?;

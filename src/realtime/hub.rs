@@ -11,6 +11,7 @@ use tokio::sync::broadcast;
 
 use super::Frame;
 use crate::domain::{Member, Message, Room, RoomId, UserId};
+use crate::metrics::Metrics;
 
 #[derive(Clone, Debug)]
 pub enum RoomEvent {
@@ -34,12 +35,19 @@ struct HubInner {
     rooms: Mutex<HashMap<RoomId, broadcast::Sender<RoomEvent>>>,
     lobby: broadcast::Sender<Arc<Frame>>,
     room_capacity: usize,
+    metrics: Metrics,
 }
 
 impl Hub {
-    pub fn new(room_capacity: usize) -> Self {
+    pub fn new(room_capacity: usize, metrics: Metrics) -> Self {
         let (lobby, _) = broadcast::channel(256);
-        Self { inner: Arc::new(HubInner { rooms: Mutex::default(), lobby, room_capacity: room_capacity.max(1) }) }
+        let room_capacity = room_capacity.max(1);
+        Self { inner: Arc::new(HubInner { rooms: Mutex::default(), lobby, room_capacity, metrics }) }
+    }
+
+    /// The service's counters, shared by everything that delivers events.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     pub fn subscribe_room(&self, room: RoomId) -> broadcast::Receiver<RoomEvent> {

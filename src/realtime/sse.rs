@@ -16,6 +16,7 @@ use tokio::time::{interval_at, Instant, Interval};
 use tokio_util::sync::CancellationToken;
 
 use super::{FeedItem, LobbyFeed, PresenceGuard, RoomFeed};
+use crate::metrics::{Metrics, Transport};
 
 const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
@@ -60,7 +61,13 @@ struct Pump {
 }
 
 /// Wraps an event stream into a `text/event-stream` response.
-pub fn response(events: ByteStream, keep_alive: Duration, shutdown: CancellationToken) -> Response {
+pub fn response(events: ByteStream, keep_alive: Duration, shutdown: CancellationToken, metrics: &Metrics) -> Response {
+    let gauge = metrics.stream_opened(Transport::Sse);
+    let metrics = metrics.clone();
+    let events = Box::pin(events.inspect(move |bytes| {
+        let _open = &gauge; // lives as long as the stream
+        metrics.delivered(Transport::Sse, bytes.len());
+    }));
     // A randomised reconnect delay spreads a crowd of clients over a few seconds after a
     // restart instead of having them all reconnect in the same instant.
     let retry_ms: u32 = rand::thread_rng().gen_range(1500..4500);

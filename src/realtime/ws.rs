@@ -9,10 +9,11 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::time::{interval_at, Instant};
-use tokio_util::sync::CancellationToken;
 
 use super::{FeedItem, Frame, LobbyFeed, PresenceGuard, RoomFeed};
-use crate::{chat::post::post_text, domain::RoomId, error::ApiError, identity::Identity, state::AppState};
+use crate::{
+    chat::post::post_text, domain::RoomId, error::ApiError, identity::Identity, metrics::Transport, state::AppState,
+};
 
 /// Largest client frame handled; larger ones (up to the socket's hard limit) get an error frame.
 pub const MAX_CLIENT_TEXT: usize = 16 * 1024;
@@ -72,6 +73,7 @@ pub async fn serve_room(
     let period = state.config.keep_alive;
     let mut pings = interval_at(Instant::now() + period, period);
     let mut liveness = Liveness { period, last_heard: Instant::now() };
+    let _open = state.metrics.stream_opened(Transport::WebSocket);
     loop {
         tokio::select! {
             _ = state.shutdown.cancelled() => return close(&mut socket, 1001, "server shutting down").await,
@@ -85,7 +87,9 @@ pub async fn serve_room(
                         return close(&mut socket, 1011, "storage unavailable; reconnect with after=<last id>").await;
                     }
                 };
-                if socket.send(Message::Text(frame.ws())).await.is_err() {
+                let text = frame.ws();
+                state.metrics.delivered(Transport::WebSocket, text.len());
+                if socket.send(Message::Text(text)).await.is_err() {
                     return;
                 }
                 if is_last {
@@ -148,12 +152,9 @@ fn api_error_reply(err: ApiError, reference: Option<serde_json::Value>) -> Messa
 }
 
 /// Serves one lobby socket: the room list, then changes.
-pub async fn serve_lobby(
-    mut socket: WebSocket,
-    keep_alive: Duration,
-    shutdown: CancellationToken,
-    mut feed: LobbyFeed,
-) {
+pub async fn serve_lobby(mut socket: WebSocket, state: AppState, mut feed: LobbyFeed) {
+    let (keep_alive, shutdown) = (state.config.keep_alive, state.shutdown.clone());
+    let _open = state.metrics.stream_opened(Transport::WebSocket);
     let mut pings = interval_at(Instant::now() + keep_alive, keep_alive);
     let mut liveness = Liveness { period: keep_alive, last_heard: Instant::now() };
     loop {
@@ -168,7 +169,9 @@ pub async fn serve_lobby(
                         return close(&mut socket, 1011, "storage unavailable").await;
                     }
                 };
-                if socket.send(Message::Text(frame.ws())).await.is_err() {
+                let text = frame.ws();
+                state.metrics.delivered(Transport::WebSocket, text.len());
+                if socket.send(Message::Text(text)).await.is_err() {
                     return;
                 }
             }

@@ -152,12 +152,24 @@ impl Client {
 
     /// Opens a WebSocket with this browser's cookie (making sure it has one first).
     pub async fn socket(&self, path: &str) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+        self.socket_with(path, &[]).await
+    }
+
+    /// Like [`Client::socket`], with extra handshake headers (`Origin`, say).
+    pub async fn socket_with(
+        &self,
+        path: &str,
+        headers: &[(&'static str, &str)],
+    ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
         use reqwest::cookie::CookieStore;
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         self.me().await;
         let mut request = self.url(path).replace("http://", "ws://").into_client_request().unwrap();
         if let Some(cookie) = self.jar.cookies(&self.base.parse().unwrap()) {
             request.headers_mut().insert("cookie", cookie);
+        }
+        for (name, value) in headers {
+            request.headers_mut().insert(*name, value.parse().unwrap());
         }
         tokio_tungstenite::connect_async(request).await.map(|(socket, _)| socket)
     }
@@ -351,4 +363,16 @@ pub async fn next_socket_messages(socket: &mut Socket, count: usize) -> Vec<Valu
         }
     }
     messages
+}
+
+/// The next text frame, as it came.
+pub async fn next_raw_text(socket: &mut Socket) -> String {
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match tokio::time::timeout(WAIT, socket.next()).await.expect("a frame in time") {
+            Some(Ok(Message::Text(text))) => return text.to_string(),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
 }

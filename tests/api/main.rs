@@ -5,6 +5,7 @@
 mod helpers;
 
 mod bad_input;
+mod demos;
 mod gifs;
 mod identity;
 mod meta;

@@ -7,7 +7,11 @@ use serde_json::Value;
 
 use crate::helpers::{spawn_app, Backend};
 
-crate::on_both_backends!(health_and_readiness_answer, every_documented_operation_is_routed);
+crate::on_both_backends!(
+    health_and_readiness_answer,
+    every_documented_operation_is_routed,
+    metrics_count_streams_deliveries_and_refusals,
+);
 
 async fn health_and_readiness_answer(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -108,4 +112,31 @@ fn schema_examples_parse_as_the_servers_types() {
     serde_json::from_value::<gif_chat::domain::User>(example("User")).expect("User example");
     serde_json::from_value::<gif_chat::domain::Room>(example("Room")).expect("Room example");
     serde_json::from_value::<gif_chat::domain::Message>(example("Message")).expect("Message example");
+}
+
+async fn metrics_count_streams_deliveries_and_refusals(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(serde_json::json!({ "title": "measured" })).await;
+    let room = crate::helpers::id_of(&room);
+    let mut events = alice.room_events(&room, None).await;
+    let sent = alice.say_ok(&room, "count me").await;
+    assert_eq!(events.next_messages(1).await[0], sent);
+    assert_eq!(alice.say(&room, "").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let response = alice.get("/metrics").await;
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = response.text().await.unwrap();
+    let value = |line: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(line))
+            .unwrap_or_else(|| panic!("{line} in\n{text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(value("gifchat_open_streams{transport=\"sse\"}"), 1.0);
+    assert!(value("gifchat_events_delivered_total{transport=\"sse\"}") >= 2.0, "members + chat");
+    assert!(value("gifchat_bytes_delivered_total{transport=\"sse\"}") > 100.0);
+    assert_eq!(value("gifchat_rejected_requests_total{reason=\"invalid_text\"}"), 1.0);
+    assert_eq!(value("gifchat_write_seconds_count"), 1.0);
 }

@@ -109,7 +109,7 @@ async fn long_polls_answer_at_once_wait_for_news_or_time_out(backend: Backend) {
     assert_eq!(empty["messages"], json!([]));
     assert!(started.elapsed() >= Duration::from_millis(900), "nothing new: it waited");
 
-    for bad in ["?after=1&wait=61", "?after=1&wait=-1", "?before=3&wait=5"] {
+    for bad in ["?after=1&wait=61", "?after=1&wait=-1", "?before=3&wait=5", "?after=-4&wait=1", "?limit=0&wait=1"] {
         let response = alice.get(&format!("/api/rooms/{room}/messages{bad}")).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
     }
@@ -175,6 +175,8 @@ async fn websocket_handshakes_apply_the_same_access_rules(backend: Backend) {
     assert_eq!(status(eve.socket("/api/rooms/garbage/ws").await), 404);
     assert_eq!(eve.join(&room, json!({ "password": "pw" })).await.status(), StatusCode::OK);
     assert_eq!(status(eve.socket(&format!("/api/rooms/{room}/ws")).await), 101);
+    let forged = eve.socket_with(&format!("/api/rooms/{room}/ws"), &[("origin", "https://evil.example")]).await;
+    assert_eq!(status(forged), 403, "cross-site WebSocket handshakes are refused");
     let mallory = app.client();
     assert_eq!(mallory.join(&room, json!({ "password": "pw" })).await.status(), StatusCode::CONFLICT, "room full");
 }
