@@ -68,7 +68,11 @@ async fn ws_demo_session(mut socket: WebSocket, address: String, period: Duratio
                     let reply: String = text.chars().take(200).collect();
                     tracing::info!(client = %address, %reply, "demo socket reply");
                 }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(Message::Close(_))) => {
+                    crate::realtime::ws::finish_close(&mut socket).await;
+                    break;
+                }
+                None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
         }
@@ -97,7 +101,9 @@ pub fn spawn_clock(shutdown: tokio_util::sync::CancellationToken) -> watch::Rece
 
 /// Unnamed events with the server's epoch milliseconds, as the original's auction clock.
 async fn sse_clock(State(state): State<AppState>) -> Response {
-    let clock = state.clock.clone();
+    let mut clock = state.clock.clone();
+    // Start from the next tick, not the (up to a second old) one the shared receiver holds.
+    clock.borrow_and_update();
     let shutdown = state.shutdown.clone();
     let ticks = stream::unfold(clock, |mut clock| async move {
         clock.changed().await.ok()?;

@@ -57,6 +57,12 @@ impl Liveness {
     }
 }
 
+/// The peer sent Close: tungstenite has queued our reply, and reading on until the peer hangs
+/// up is what sends it (otherwise the browser reports 1006 instead of a clean 1000).
+pub async fn finish_close(socket: &mut WebSocket) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), async { while let Some(Ok(_)) = socket.recv().await {} }).await;
+}
+
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await;
 }
@@ -102,7 +108,7 @@ pub async fn serve_room(
                 let answer = match message {
                     Message::Text(text) => Some(handle_client_text(&state, &identity, room, &text).await),
                     Message::Binary(_) => Some(error_reply("unsupported_frame", "send JSON text frames, not binary", None)),
-                    Message::Close(_) => return,
+                    Message::Close(_) => return finish_close(&mut socket).await,
                     Message::Ping(_) | Message::Pong(_) => None,
                 };
                 if let Some(answer) = answer {
@@ -179,7 +185,7 @@ pub async fn serve_lobby(mut socket: WebSocket, state: AppState, mut feed: Lobby
                 let Some(Ok(message)) = incoming else { return };
                 liveness.heard();
                 if matches!(message, Message::Close(_)) {
-                    return;
+                    return finish_close(&mut socket).await;
                 }
                 if matches!(message, Message::Text(_) | Message::Binary(_)) {
                     let answer = error_reply("unknown_type", "the lobby socket only sends; create rooms with POST /api/rooms", None);
