@@ -55,6 +55,7 @@ pub struct Application {
     state: AppState,
     router: Router,
     tasks: JoinSet<()>,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
 }
 
 impl Application {
@@ -75,6 +76,15 @@ impl Application {
         };
         let shutdown = CancellationToken::new();
         let metrics = metrics::Metrics::default();
+        // Read the certificate now, so a bad path fails at start-up, not at the first client.
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                    .await
+                    .with_context(|| format!("loading the TLS certificate {}", cert.display()))?,
+            ),
+            _ => None,
+        };
         let state = AppState {
             clock: demo::spawn_clock(shutdown.clone()),
             hub: Hub::new(config.room_channel_capacity, metrics.clone()),
@@ -87,7 +97,7 @@ impl Application {
         };
         let mut tasks = JoinSet::new();
         realtime::spawn_background_tasks(&state, &mut tasks);
-        Ok(Self { router: router(state.clone()), state, tasks })
+        Ok(Self { router: router(state.clone()), state, tasks, tls })
     }
 
     pub fn state(&self) -> &AppState {
@@ -107,9 +117,19 @@ impl Application {
             tracing::info!("shutting down: closing streams and finishing requests");
             token.cancel();
         };
-        axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(signal)
-            .await?;
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        match self.tls.take() {
+            None => axum::serve(listener, service).with_graceful_shutdown(signal).await?,
+            Some(tls) => {
+                let handle = axum_server::Handle::new();
+                let stopper = handle.clone();
+                tokio::spawn(async move {
+                    signal.await;
+                    stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+                });
+                axum_server::from_tcp_rustls(listener.into_std()?, tls)?.handle(handle).serve(service).await?;
+            }
+        }
         self.state.shutdown.cancel();
         while self.tasks.join_next().await.is_some() {}
         Ok(())

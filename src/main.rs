@@ -18,7 +18,8 @@ async fn main() -> anyhow::Result<()> {
     let address = std::net::SocketAddr::new(config.host, config.port);
     let app = Application::build(config).await?;
     let listener = tokio::net::TcpListener::bind(address).await?;
-    tracing::info!("listening on http://{}", listener.local_addr()?);
+    let scheme = if app.state().config.is_tls() { "https" } else { "http" };
+    tracing::info!("listening on {scheme}://{}", listener.local_addr()?);
     app.serve(listener, shutdown_signal()).await?;
     Ok(())
 }

@@ -60,7 +60,8 @@ impl Liveness {
 /// The peer sent Close: tungstenite has queued our reply, and reading on until the peer hangs
 /// up is what sends it (otherwise the browser reports 1006 instead of a clean 1000).
 pub async fn finish_close(socket: &mut WebSocket) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), async { while let Some(Ok(_)) = socket.recv().await {} }).await;
+    let _ =
+        tokio::time::timeout(Duration::from_secs(1), async { while let Some(Ok(_)) = socket.recv().await {} }).await;
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {

@@ -61,6 +61,9 @@ pub async fn ensure_seated(state: &AppState, room: RoomId, user: UserId) -> Resu
         return Ok(());
     }
     state.store.last_message_id(room).await?; // NotFound → 404
+    if state.store.is_banned(room, user).await? {
+        return Err(ApiError::kicked());
+    }
     Err(ApiError::not_a_member())
 }
 

@@ -112,6 +112,10 @@ pub async fn join_room(
             _ => ApiError::BadRequest { code: "invalid_json", message: format!("the body is not valid JSON: {err}") },
         })?
     };
+    // Before the password: a kicked user must not win back read access by typing it again.
+    if state.store.is_banned(id, identity.id).await? {
+        return Err(ApiError::kicked());
+    }
     if let Some(hash) = state.store.password_hash(id).await? {
         if !state.store.has_access(id, identity.id).await? {
             let given = RoomPassword::parse(input.password.as_deref())?;

@@ -105,6 +105,8 @@ pub trait Store: Send + Sync + 'static {
     /// Records that the user gave a locked room's password, so they may read and stream it.
     async fn grant_access(&self, room: RoomId, user: UserId) -> StoreResult<()>;
     async fn has_access(&self, room: RoomId, user: UserId) -> StoreResult<bool>;
+    /// Whether the owner kicked the user out of the room.
+    async fn is_banned(&self, room: RoomId, user: UserId) -> StoreResult<bool>;
 
     /// Gives the user a seat unless the room is full, atomically with respect to every other
     /// seat request (on every instance), and stores a "joined" message for a new seat.

@@ -254,6 +254,14 @@ impl Store for PostgresStore {
             .await?)
     }
 
+    async fn is_banned(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND user_id = $2)")
+            .bind(room.0)
+            .bind(user.0)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     async fn take_seat(&self, room: RoomId, user: &User, until: DateTime<Utc>) -> StoreResult<Seat> {
         let mut tx = self.pool.begin().await?;
         // The room lock serialises every seat change in this room, on every instance.

@@ -291,6 +291,14 @@ impl Store for SqliteStore {
             .await?)
     }
 
+    async fn is_banned(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = ? AND user_id = ?)")
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .fetch_one(&self.reader)
+            .await?)
+    }
+
     async fn take_seat(&self, room: RoomId, user: &User, until: DateTime<Utc>) -> StoreResult<Seat> {
         // The single writer connection makes this transaction exclusive: no lock needed.
         let mut tx = self.writer.begin().await?;

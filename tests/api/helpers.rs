@@ -80,6 +80,8 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
     init_logs();
+    // reqwest is built with rustls (for the HTTPS test) and needs a process-wide provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut config = Config::defaults();
     let mut sqlite_file = None;
     config.database_url = match backend {
@@ -97,7 +99,8 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     let app = Application::build(config).await.expect("app builds");
     let state = app.state().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
+    let scheme = if app.state().config.is_tls() { "https" } else { "http" };
+    let address = format!("{scheme}://{}", listener.local_addr().unwrap());
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.serve(listener, async move {
         let _ = rx.await;
@@ -146,6 +149,11 @@ pub fn id_of(value: &Value) -> String {
 }
 
 impl Client {
+    /// A client around a ready-made reqwest client (TLS settings, say) and its cookie jar.
+    pub fn with(http: reqwest::Client, base: String, jar: std::sync::Arc<reqwest::cookie::Jar>) -> Self {
+        Self { http, base, jar }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

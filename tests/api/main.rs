@@ -12,4 +12,5 @@ mod meta;
 mod room_features;
 mod rooms;
 mod streams;
+mod tls;
 mod transports;

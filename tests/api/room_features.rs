@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use crate::helpers::{id_of, ids, spawn_app, spawn_app_with, texts, Backend, Client, EventStream};
 
 crate::on_both_backends!(
+    a_kicked_member_cannot_win_back_a_locked_room_with_its_password,
     the_member_list_arrives_on_connect_and_on_every_change,
     a_whisper_reaches_only_its_two_ends_live_in_history_and_on_replay,
     whispers_to_strangers_or_oneself_are_refused,
@@ -132,7 +133,9 @@ async fn a_kicked_member_is_cut_off_and_cannot_come_back(backend: Backend) {
     assert_eq!(rejoin.json::<Value>().await.unwrap()["error"], "kicked");
     let stream = bob.open_stream(&format!("/api/rooms/{room}/events"), None).await.err().expect("refused");
     assert_eq!(stream.status(), StatusCode::FORBIDDEN);
-    assert_eq!(bob.say(&room, "let me back").await.status(), StatusCode::FORBIDDEN);
+    let post = bob.say(&room, "let me back").await;
+    assert_eq!(post.status(), StatusCode::FORBIDDEN);
+    assert_eq!(post.json::<Value>().await.unwrap()["error"], "kicked");
 }
 
 async fn only_the_owner_can_kick_or_hand_over(backend: Backend) {
@@ -233,4 +236,24 @@ async fn a_new_nickname_is_announced_in_the_users_rooms(backend: Backend) {
     assert_eq!(members[1]["name"], "Bobby");
     let said = bob.say_ok(&room, "it's me").await;
     assert_eq!(said["user"]["name"], "Bobby");
+}
+
+async fn a_kicked_member_cannot_win_back_a_locked_room_with_its_password(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "vault", "password": "secret" })).await;
+    let room = id_of(&room);
+    let carol = app.client();
+    assert_eq!(carol.join(&room, json!({ "password": "secret" })).await.status(), StatusCode::OK);
+    let carol_id = carol.me().await["id"].clone();
+    let kick = alice.post_json(&format!("/api/rooms/{room}/kicks"), json!({ "user": carol_id })).await;
+    assert_eq!(kick.status(), StatusCode::NO_CONTENT);
+
+    let again = carol.join(&room, json!({ "password": "secret" })).await;
+    assert_eq!(again.status(), StatusCode::FORBIDDEN);
+    assert_eq!(again.json::<Value>().await.unwrap()["error"], "kicked");
+    alice.say_ok(&room, "said after carol was removed").await;
+    let history = carol.get(&format!("/api/rooms/{room}/messages")).await;
+    assert_eq!(history.status(), StatusCode::FORBIDDEN, "no read access came back with the password");
+    let poll = carol.get(&format!("/api/rooms/{room}/messages?after=0&wait=1")).await;
+    assert_eq!(poll.status(), StatusCode::FORBIDDEN);
 }
