@@ -1,4 +1,5 @@
-// A chat room: join, show history, stream new messages, send text and GIFs.
+// A chat room: join, show history, stream new messages, send text and GIFs; the member list
+// with whispers and the owner's actions (remove a member, hand the room on).
 
 import {
   ApiError, LiveStream, MAX_GIF_BYTES, api, askPassword, clearError, formatBytes, h,
@@ -44,7 +45,21 @@ const els = {
   gifSend: $('gif-send'),
   gifCancel: $('gif-cancel'),
   dropOverlay: $('drop-overlay'),
+  membersPanel: $('members-panel'),
+  membersList: $('members'),
+  membersCount: $('members-count'),
+  membersToggle: $('members-toggle'),
+  whisperTarget: $('whisper-target'),
+  whisperTargetName: $('whisper-target-name'),
+  whisperCancel: $('whisper-cancel'),
+  confirmDialog: $('confirm-dialog'),
+  confirmTitle: $('confirm-title'),
+  confirmText: $('confirm-text'),
+  confirmOk: $('confirm-ok'),
+  confirmCancel: $('confirm-cancel'),
 };
+
+const DEFAULT_PLACEHOLDER = els.text.placeholder;
 
 const roomId = parseRoomId();
 const roomPath = `/api/rooms/${encodeURIComponent(roomId ?? '')}`;
@@ -66,6 +81,15 @@ const state = {
   gif: null,
   gifUrl: null,
   upload: null,
+  /** The room as last read (title, max); the header count prefers the member list. */
+  room: null,
+  /** The newest member list ({id, name, color, owner, since}[]) and its as_of; null before one. */
+  members: null,
+  membersAsOf: -Infinity,
+  /** Whisper mode: the recipient ({id, name, color}) of what the composer sends, or null. */
+  whisperTo: null,
+  /** Resolves the open confirm dialog's promise. */
+  confirmResolve: null,
 };
 
 const stream = new LiveStream({
@@ -75,6 +99,9 @@ const stream = new LiveStream({
     chat: onStreamMessage,
     gif: onStreamMessage,
     system: onStreamMessage,
+    whisper: onStreamMessage,
+    members: onMembers,
+    kicked: onKicked,
     'room-deleted': onRoomDeleted,
     resync: onResync,
   },
@@ -85,6 +112,7 @@ installGlobalErrorHandler(els.composerError);
 setUpComposer();
 setUpGifs();
 setUpScrolling();
+setUpMembers();
 els.noticeRetry.addEventListener('click', () => {
   hideNotice();
   start();
@@ -107,6 +135,8 @@ function parseRoomId() {
 
 async function start() {
   setChatState('loading');
+  state.members = null;
+  state.membersAsOf = -Infinity;
   if (!roomId) {
     showNotFound();
     return;
@@ -163,6 +193,8 @@ function showEnterError(error) {
   setConnectionState('offline');
   if (error instanceof ApiError && error.code === 'room_not_found') {
     showNotFound();
+  } else if (error instanceof ApiError && error.code === 'kicked') {
+    showKickedNotice('blocked');
   } else if (error instanceof ApiError && error.code === 'room_full') {
     showNotice('This room is full', 'Every seat is taken. Try again in a moment, or pick another room.', { retry: true });
   } else {
@@ -192,9 +224,17 @@ async function rejoinBeforeReopen() {
 }
 
 function renderRoomHeader(room) {
+  state.room = room;
   els.title.textContent = room.title;
   document.title = `${room.title} — gif-chat`;
-  els.members.textContent = `${room.members}/${room.max} members`;
+  renderMemberCount();
+}
+
+/** "n/max members": n from the live member list once there is one, else from the Room. */
+function renderMemberCount() {
+  if (!state.room) return;
+  const count = state.members ? state.members.length : state.room.members;
+  els.members.textContent = `${count}/${state.room.max} members`;
 }
 
 // The room stream carries no member counts; system messages (joins, leaves) mean the count
@@ -218,7 +258,12 @@ function setChatState(value) {
   els.text.disabled = !usable;
   els.send.disabled = !usable || state.sending;
   els.gifButton.disabled = !usable;
-  if (!usable) closePreview();
+  els.membersPanel.hidden = !usable || !state.members;
+  if (!usable) {
+    closePreview();
+    clearWhisperTarget();
+    settleConfirm(false);
+  }
 }
 
 function showNotice(title, text, { retry = false, blocking = true } = {}) {
@@ -283,7 +328,8 @@ function onStreamMessage(message, event) {
   const id = Number(event.lastEventId) || message.id;
   state.cursor = Math.max(state.cursor, id);
   showLive(message);
-  if (message.kind === 'system') scheduleRoomRefresh();
+  // The member list keeps the header count current; without one yet, re-read the room.
+  if (message.kind === 'system' && !state.members) scheduleRoomRefresh();
 }
 
 function onRoomDeleted() {
@@ -293,9 +339,37 @@ function onRoomDeleted() {
   showNotice('This room was deleted', 'Nobody can post here any more.', { blocking: false });
 }
 
+/**
+ * The owner removed us. The server ends the stream after this event and would refuse a
+ * reconnect (403 kicked), so close it ourselves. The history stays readable.
+ */
+function onKicked() {
+  stream.stop();
+  setConnectionState('offline');
+  showKickedNotice('kicked');
+}
+
+/** `kicked`: removed while here (history stays); `blocked`: refused on entering. */
+function showKickedNotice(chatState) {
+  stream.stop();
+  setChatState(chatState);
+  els.members.textContent = ''; // no longer ours to count
+  showNotice(
+    'You were removed from this room',
+    'You were removed from this room by its owner, and cannot enter it again.',
+    { blocking: false },
+  );
+  if (chatState === 'blocked' && !state.room) {
+    els.title.textContent = 'Removed from room';
+    document.title = 'Removed from room — gif-chat';
+  }
+}
+
 /** The server no longer has what we have (say, its storage was reset): start over. */
 async function onResync() {
   stream.stop();
+  // A reset server counts from scratch again: a lower as_of is now the newer list.
+  state.membersAsOf = -Infinity;
   try {
     await loadHistory();
     stream.open();
@@ -343,9 +417,10 @@ function insertMessage(message) {
 
 function renderMessage(message) {
   const isSystem = message.kind === 'system';
+  const isWhisper = message.kind === 'whisper';
   const side = isSystem ? 'system' : message.user?.id === state.me?.id ? 'mine' : 'theirs';
   const article = h('article', {
-    class: `message ${side}`,
+    class: `message ${side}${isWhisper ? ' whisper' : ''}`,
     'data-message-id': message.id,
     'data-kind': message.kind,
   });
@@ -360,8 +435,15 @@ function renderMessage(message) {
   const body = message.kind === 'gif'
     ? gifElement(message)
     : h('p', { class: 'message-text', text: message.text ?? '' });
+  // A whisper says who it went to: "Alice whispered to Bob" / "Bob whispered to you".
+  const whisperLabel = isWhisper
+    ? h('span', {
+      class: 'whisper-label',
+      text: side === 'mine' ? `whispered to ${message.to?.name ?? 'someone'}` : 'whispered to you',
+    })
+    : null;
   article.append(
-    h('header', { class: 'message-meta' }, author, timeElement(message.created_at)),
+    h('header', { class: 'message-meta' }, author, whisperLabel, timeElement(message.created_at)),
     h('div', { class: 'message-bubble' }, body),
   );
   return article;
@@ -434,6 +516,17 @@ function setUpComposer() {
     event.preventDefault();
     els.composer.requestSubmit();
   });
+  // Escape anywhere in the composer (text, chip, buttons) leaves whisper mode.
+  els.composer.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape' || !state.whisperTo) return;
+    event.preventDefault();
+    clearWhisperTarget();
+    els.text.focus();
+  });
+  els.whisperCancel.addEventListener('click', () => {
+    clearWhisperTarget();
+    els.text.focus();
+  });
   els.text.addEventListener('input', growTextarea);
   els.composer.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -449,20 +542,33 @@ function growTextarea() {
 async function sendText() {
   const text = els.text.value;
   if (state.sending || els.chat.dataset.state !== 'ready' || text.trim() === '') return;
+  // Never turn a whisper into a public message behind the writer's back: while the
+  // recipient is gone, the text stays until they cancel whisper mode themselves.
+  const to = state.whisperTo;
+  if (to && !isMember(to.id)) {
+    showError(els.composerError, `${to.name} is not in the room any more. Press Esc to write to everyone instead.`);
+    return;
+  }
   setSending(true);
   clearError(els.composerError);
   try {
-    const message = await withSeat(() => api(`${roomPath}/messages`, { method: 'POST', body: { text } }));
+    const body = to ? { text, to: to.id } : { text };
+    const message = await withSeat(() => api(`${roomPath}/messages`, { method: 'POST', body }));
     // Only now is the text safe to drop; on failure it stays for another try.
     els.text.value = '';
     growTextarea();
     showLive(message, { mine: true });
   } catch (error) {
-    showError(els.composerError, error);
+    if (isKicked(error)) onKicked();
+    else showError(els.composerError, error);
   } finally {
     setSending(false);
-    els.text.focus();
+    if (!els.text.disabled) els.text.focus();
   }
+}
+
+function isKicked(error) {
+  return error instanceof ApiError && error.code === 'kicked';
 }
 
 /** readOnly rather than disabled keeps focus (and the caret) in the textarea. */
@@ -577,7 +683,9 @@ function prepareGif(file) {
   state.gif = file;
   state.gifUrl = URL.createObjectURL(file); // blob: URLs are allowed by the CSP's img-src
   els.previewImage.src = state.gifUrl;
-  els.previewName.textContent = `${file.name || 'Pasted GIF'} · ${formatBytes(file.size)}`;
+  // GIFs cannot be whispered: say so rather than let one go public by surprise.
+  const audience = state.whisperTo ? ' · GIFs go to everyone, not only to the whisper' : '';
+  els.previewName.textContent = `${file.name || 'Pasted GIF'} · ${formatBytes(file.size)}${audience}`;
   els.progress.hidden = true;
   els.progress.value = 0;
   els.gifSend.disabled = false;
@@ -605,7 +713,8 @@ async function sendGif() {
     els.text.focus();
   } catch (error) {
     // A cancelled upload needs no message; the preview is already gone.
-    if (!(error instanceof ApiError && error.code === 'aborted')) showError(els.gifError, error);
+    if (isKicked(error)) onKicked();
+    else if (!(error instanceof ApiError && error.code === 'aborted')) showError(els.gifError, error);
   } finally {
     state.upload = null;
     els.progress.hidden = true;
@@ -630,4 +739,254 @@ function closePreview() {
 function releasePreviewUrl() {
   if (state.gifUrl) URL.revokeObjectURL(state.gifUrl);
   state.gifUrl = null;
+}
+
+// ---------------------------------------------------------------------------
+// Members: the live list, whisper mode, the owner's actions
+// ---------------------------------------------------------------------------
+
+function setUpMembers() {
+  // One listener for all rows: they are rebuilt on every list, and read the member from it.
+  els.membersList.addEventListener('click', (event) => {
+    const button = event.target.closest('button[data-role]');
+    const row = button?.closest('[data-member-id]');
+    if (!button || !row) return;
+    const member = state.members?.find((m) => m.id === row.dataset.memberId);
+    if (!member || els.chat.dataset.state !== 'ready') return;
+    if (button.dataset.role === 'whisper') toggleWhisperTarget(member);
+    else if (button.dataset.role === 'kick') ownerAction('kick', member, button);
+    else if (button.dataset.role === 'make-owner') ownerAction('make-owner', member, button);
+  });
+  els.membersToggle.addEventListener('click', () => {
+    const open = els.membersPanel.dataset.open !== 'true';
+    els.membersPanel.dataset.open = String(open);
+    els.membersToggle.setAttribute('aria-expanded', String(open));
+  });
+  els.confirmOk.addEventListener('click', () => settleConfirm(true));
+  els.confirmCancel.addEventListener('click', () => settleConfirm(false));
+  // Escape closes a modal dialog by itself; that is a Cancel.
+  els.confirmDialog.addEventListener('close', () => {
+    if (!els.confirmDialog.open) settleConfirm(false);
+  });
+}
+
+/** A `members` event: the whole list, longest-present first. Older lists (lower as_of) lose. */
+function onMembers(data) {
+  if (!Array.isArray(data?.members)) return;
+  const asOf = Number(data.as_of);
+  if (Number.isFinite(asOf)) {
+    if (asOf < state.membersAsOf) return;
+    state.membersAsOf = asOf;
+  }
+  state.members = data.members.filter((m) => m && typeof m.id === 'string');
+  renderMembers();
+  renderMemberCount();
+}
+
+function isMember(id) {
+  return Boolean(state.members?.some((m) => m.id === id));
+}
+
+function iAmOwner() {
+  return Boolean(state.members?.some((m) => m.id === state.me?.id && m.owner));
+}
+
+function renderMembers() {
+  const members = state.members ?? [];
+  const owner = iAmOwner();
+  // A rename made in another tab reaches this one through the list: keep the header current.
+  const self = members.find((m) => m.id === state.me?.id);
+  if (self && typeof self.name === 'string' && self.name !== state.me.name) {
+    state.me = { ...state.me, name: self.name };
+    renderIdentity(state.me);
+  }
+  // Rows are rebuilt; put focus back on the same button of the same member afterwards.
+  const active = document.activeElement;
+  const focused = els.membersList.contains(active)
+    ? { id: active.closest('[data-member-id]')?.dataset.memberId, role: active.dataset.role }
+    : null;
+
+  els.membersList.replaceChildren(...members.map((member) => memberRow(member, owner)));
+  els.membersPanel.dataset.owner = String(owner);
+  els.membersCount.textContent = String(members.length);
+  els.membersToggle.textContent = `Members (${members.length})`;
+  els.membersPanel.hidden = els.chat.dataset.state !== 'ready';
+
+  if (focused?.id) {
+    const row = els.membersList.querySelector(`[data-member-id="${CSS.escape(focused.id)}"]`);
+    const again = row?.querySelector(`[data-role="${CSS.escape(focused.role ?? '')}"]`)
+      ?? row?.querySelector('button');
+    if (again) again.focus({ preventScroll: true });
+  }
+  // Keep the whisper chip's name current (renames), and say so when the recipient left.
+  if (state.whisperTo) {
+    const current = members.find((m) => m.id === state.whisperTo.id);
+    if (current) setWhisperTarget(current);
+    else markWhisperTargetGone();
+  }
+}
+
+function memberRow(member, viewerIsOwner) {
+  const isMe = member.id === state.me?.id;
+  const row = h('li', {
+    class: `member${isMe ? ' is-me' : ''}${member.owner ? ' is-owner' : ''}`,
+    'data-member-id': member.id,
+    'data-owner': String(Boolean(member.owner)),
+  });
+
+  const swatch = h('span', { class: 'swatch member-swatch', 'aria-hidden': 'true' });
+  swatch.style.backgroundColor = /^#[0-9a-f]{6}$/i.test(member.color ?? '') ? member.color : '';
+  const name = h('span', { class: 'member-name', text: member.name ?? 'someone' });
+  name.style.color = readableColor(member.color);
+  const parts = [
+    swatch,
+    name,
+    isMe ? h('span', { class: 'member-you', text: '(you)' }) : null,
+    member.owner ? ownerBadge() : null,
+  ];
+
+  if (isMe) {
+    row.append(h('span', { class: 'member-who' }, ...parts));
+  } else {
+    const selected = state.whisperTo?.id === member.id;
+    row.append(h('button', {
+      type: 'button',
+      class: 'member-who member-whisper',
+      'data-role': 'whisper',
+      'aria-pressed': String(selected),
+      title: selected ? `Stop whispering to ${member.name}` : `Whisper to ${member.name}`,
+    }, h('span', { class: 'visually-hidden', text: 'Whisper to ' }), ...parts));
+  }
+
+  if (viewerIsOwner && !isMe) {
+    row.append(h('div', { class: 'member-actions' },
+      h('button', {
+        type: 'button',
+        class: 'button secondary danger kick-button',
+        'data-role': 'kick',
+        'aria-label': `Remove ${member.name} from the room`,
+        text: 'Kick',
+      }),
+      h('button', {
+        type: 'button',
+        class: 'button secondary make-owner-button',
+        'data-role': 'make-owner',
+        'aria-label': `Make ${member.name} the owner`,
+        text: 'Make owner',
+      })));
+  }
+  return row;
+}
+
+function ownerBadge() {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  for (const [key, value] of Object.entries({
+    viewBox: '0 0 16 16', width: '12', height: '12', 'aria-hidden': 'true', focusable: 'false', class: 'owner-crown',
+  })) svg.setAttribute(key, value);
+  const path = document.createElementNS(ns, 'path');
+  path.setAttribute('d', 'M1 4.5 4.6 8 8 2.5 11.4 8 15 4.5 13.6 13H2.4z');
+  path.setAttribute('fill', 'currentColor');
+  svg.append(path);
+  return h('span', { class: 'owner-badge', title: 'Owner of this room' }, svg, 'owner');
+}
+
+// --- whisper mode ----------------------------------------------------------
+
+function toggleWhisperTarget(member) {
+  if (state.whisperTo?.id === member.id) clearWhisperTarget();
+  else setWhisperTarget(member);
+  els.text.focus();
+}
+
+function setWhisperTarget(member) {
+  state.whisperTo = { id: member.id, name: member.name, color: member.color };
+  els.whisperTargetName.textContent = member.name;
+  els.whisperTargetName.style.color = readableColor(member.color);
+  els.whisperTarget.hidden = false;
+  delete els.whisperTarget.dataset.gone;
+  els.composer.dataset.whisper = 'true';
+  els.text.placeholder = `Whisper to ${member.name}…`;
+  syncWhisperButtons();
+}
+
+/** The recipient left: keep whisper mode (so nothing private goes public) but say so. */
+function markWhisperTargetGone() {
+  els.whisperTarget.dataset.gone = 'true';
+  els.whisperTargetName.textContent = `${state.whisperTo.name} (not in the room)`;
+}
+
+function clearWhisperTarget() {
+  if (!state.whisperTo && els.whisperTarget.hidden) return;
+  state.whisperTo = null;
+  els.whisperTarget.hidden = true;
+  delete els.whisperTarget.dataset.gone;
+  els.whisperTargetName.textContent = '';
+  delete els.composer.dataset.whisper;
+  els.text.placeholder = DEFAULT_PLACEHOLDER;
+  syncWhisperButtons();
+}
+
+function syncWhisperButtons() {
+  for (const button of els.membersList.querySelectorAll('button[data-role="whisper"]')) {
+    const id = button.closest('[data-member-id]')?.dataset.memberId;
+    button.setAttribute('aria-pressed', String(id === state.whisperTo?.id));
+  }
+}
+
+// --- owner actions ---------------------------------------------------------
+
+const OWNER_ACTIONS = {
+  kick: {
+    title: (name) => `Remove ${name}?`,
+    text: (name) => `${name} will be removed from this room and cannot come back while it exists.`,
+    ok: 'Remove',
+    request: (member) => api(`${roomPath}/kicks`, { method: 'POST', body: { user: member.id } }),
+  },
+  'make-owner': {
+    title: (name) => `Make ${name} the owner?`,
+    text: (name) => `${name} will own this room and can remove members. You will no longer be able to.`,
+    ok: 'Make owner',
+    request: (member) => api(`${roomPath}/owner`, { method: 'POST', body: { to: member.id } }),
+  },
+};
+
+/** Asks first, then calls the API; the stream's system message and member list show the result. */
+async function ownerAction(kind, member, button) {
+  const action = OWNER_ACTIONS[kind];
+  const confirmed = await confirmAction({
+    title: action.title(member.name),
+    text: action.text(member.name),
+    ok: action.ok,
+  });
+  if (!confirmed || els.chat.dataset.state !== 'ready') return;
+  clearError(els.composerError);
+  button.disabled = true;
+  try {
+    await action.request(member);
+  } catch (error) {
+    showError(els.composerError, error);
+  } finally {
+    button.disabled = false; // harmless if the row was rebuilt meanwhile
+  }
+}
+
+/** A modal with Confirm/Cancel; resolves true only for Confirm. Focus starts on Cancel. */
+function confirmAction({ title, text, ok }) {
+  settleConfirm(false);
+  els.confirmTitle.textContent = title;
+  els.confirmText.textContent = text;
+  els.confirmOk.textContent = ok;
+  return new Promise((resolve) => {
+    state.confirmResolve = resolve;
+    els.confirmDialog.showModal();
+    els.confirmCancel.focus();
+  });
+}
+
+function settleConfirm(value) {
+  const resolve = state.confirmResolve;
+  state.confirmResolve = null;
+  if (els.confirmDialog.open) els.confirmDialog.close();
+  if (resolve) resolve(value);
 }
