@@ -5,9 +5,12 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{id_of, ids, spawn_app, spawn_app_with, texts, Backend, Client, EventStream};
+use crate::helpers::{
+    id_of, ids, next_frame_named, next_socket_messages, spawn_app, spawn_app_with, texts, Backend, Client, EventStream,
+};
 
 crate::on_both_backends!(
+    over_websocket_whispers_stay_private_and_kicks_close_the_socket,
     a_kicked_member_cannot_win_back_a_locked_room_with_its_password,
     the_member_list_arrives_on_connect_and_on_every_change,
     a_whisper_reaches_only_its_two_ends_live_in_history_and_on_replay,
@@ -256,4 +259,40 @@ async fn a_kicked_member_cannot_win_back_a_locked_room_with_its_password(backend
     assert_eq!(history.status(), StatusCode::FORBIDDEN, "no read access came back with the password");
     let poll = carol.get(&format!("/api/rooms/{room}/messages?after=0&wait=1")).await;
     assert_eq!(poll.status(), StatusCode::FORBIDDEN);
+}
+
+async fn over_websocket_whispers_stay_private_and_kicks_close_the_socket(backend: Backend) {
+    use futures_util::StreamExt;
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "ws privacy" })).await;
+    let room = id_of(&room);
+    let (bob, carol) = (app.client(), app.client());
+    let mut bob_socket = bob.socket(&format!("/api/rooms/{room}/ws")).await.unwrap();
+    let mut carol_socket = carol.socket(&format!("/api/rooms/{room}/ws")).await.unwrap();
+    next_frame_named(&mut bob_socket, "members").await;
+    let bob_me = bob.me().await;
+
+    let secret: Value = whisper(&alice, &room, &bob_me, "ws secret").await.json().await.unwrap();
+    let public = alice.say_ok(&room, "ws public").await;
+    let bob_got = next_socket_messages(&mut bob_socket, 3).await; // carol's join, the whisper, the chat
+    assert_eq!(bob_got[1..], [secret.clone(), public.clone()]);
+    let carol_got = next_socket_messages(&mut carol_socket, 1).await;
+    assert_eq!(carol_got, vec![public.clone()], "carol's socket never carries the whisper");
+
+    let kick = alice.post_json(&format!("/api/rooms/{room}/kicks"), json!({ "user": carol.me().await["id"] })).await;
+    assert_eq!(kick.status(), StatusCode::NO_CONTENT);
+    next_frame_named(&mut carol_socket, "kicked").await;
+    let rest = tokio::time::timeout(crate::helpers::WAIT, async {
+        let mut frames = 0;
+        while let Some(Ok(message)) = carol_socket.next().await {
+            if message.is_close() {
+                return true;
+            }
+            frames += 1;
+            assert!(frames < 10, "the socket should close after kicked");
+        }
+        true
+    })
+    .await;
+    assert_eq!(rest, Ok(true), "the kicked user's socket closes");
 }
