@@ -61,7 +61,7 @@ pub struct Application {
 impl Application {
     /// Connects to the database (applying migrations), and wires the app together.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let store = storage::connect(&config.database_url)
+        let storage::Connected { store, postgres } = storage::connect(&config.database_url)
             .await
             .with_context(|| format!("opening {}", config::redact_url(&config.database_url)))?;
         let session_key = match &config.cookie_secret {
@@ -69,7 +69,8 @@ impl Application {
             Some(_) => anyhow::bail!("COOKIE_SECRET must be at least 32 bytes long"),
             None => {
                 tracing::warn!(
-                    "COOKIE_SECRET is not set: using a random one, so sessions end when the server restarts"
+                    "COOKIE_SECRET is not set: using a random one, so sessions end when the server restarts \
+                     (and instances sharing a database must all be given the same secret)"
                 );
                 SessionKey::random()
             }
@@ -97,6 +98,10 @@ impl Application {
         };
         let mut tasks = JoinSet::new();
         realtime::spawn_background_tasks(&state, &mut tasks);
+        match postgres {
+            Some(pool) => realtime::bus::start(pool, &state, &mut tasks).await?,
+            None => tracing::info!("SQLite: this process is the only instance (use PostgreSQL to run several)"),
+        }
         Ok(Self { router: router(state.clone()), state, tasks, tls })
     }
 

@@ -129,6 +129,10 @@ impl RoomFeed {
                 }
                 Ok(RoomEvent::Kicked { .. }) => {}
                 Ok(RoomEvent::Deleted(frame)) => return Ok(Some(FeedItem::Deleted(frame))),
+                Ok(RoomEvent::CatchUp) => {
+                    self.catch_up = Some(CatchUp { until: None, waiting: None });
+                    self.reload_members().await?;
+                }
                 Err(RecvError::Lagged(skipped)) => {
                     tracing::debug!(room.id = %self.room, skipped, "subscriber lagged; catching up from storage");
                     self.metrics.lag_catch_up();

@@ -4,12 +4,12 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
 };
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
-use super::Frame;
+use super::{bus::Notice, Frame};
 use crate::domain::{Member, Message, Room, RoomId, UserId};
 use crate::metrics::Metrics;
 
@@ -23,6 +23,9 @@ pub enum RoomEvent {
     Kicked { user: UserId, frame: Arc<Frame> },
     /// The room is gone; streams send this frame and end.
     Deleted(Arc<Frame>),
+    /// Events may have been missed (the cross-process channel dropped): every feed re-reads
+    /// storage from its last id, and its member list.
+    CatchUp,
 }
 
 #[derive(Clone)]
@@ -36,13 +39,27 @@ struct HubInner {
     lobby: broadcast::Sender<Arc<Frame>>,
     room_capacity: usize,
     metrics: Metrics,
+    /// Where events go to reach other processes (PostgreSQL NOTIFY), when there are any.
+    bus: OnceLock<mpsc::UnboundedSender<Notice>>,
 }
 
 impl Hub {
     pub fn new(room_capacity: usize, metrics: Metrics) -> Self {
         let (lobby, _) = broadcast::channel(256);
         let room_capacity = room_capacity.max(1);
-        Self { inner: Arc::new(HubInner { rooms: Mutex::default(), lobby, room_capacity, metrics }) }
+        let inner = HubInner { rooms: Mutex::default(), lobby, room_capacity, metrics, bus: OnceLock::new() };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// From now on, every event published here is also handed to `bus` for other processes.
+    pub fn attach_bus(&self, bus: mpsc::UnboundedSender<Notice>) {
+        let _ = self.inner.bus.set(bus);
+    }
+
+    fn forward(&self, notice: Notice) {
+        if let Some(bus) = self.inner.bus.get() {
+            let _ = bus.send(notice);
+        }
     }
 
     /// The service's counters, shared by everything that delivers events.
@@ -59,35 +76,73 @@ impl Hub {
         self.inner.lobby.subscribe()
     }
 
+    // Each `publish_*` delivers here and forwards to other processes; the `local_*` twins
+    // deliver here only, for events that came from another process.
+
     /// Sends a stored message to the room's subscribers, if it has any.
     pub fn publish_message(&self, message: &Message) {
+        self.local_message(message);
+        self.forward(Notice::message(message));
+    }
+
+    pub fn local_message(&self, message: &Message) {
         let event = RoomEvent::Message { frame: Arc::new(Frame::message(message)), audience: message.audience() };
         self.send_to_room(message.room, event);
     }
 
     pub fn publish_members(&self, room: RoomId, members: &[Member], as_of: i64) {
+        self.local_members(room, members, as_of);
+        self.forward(Notice::Members { room });
+    }
+
+    pub fn local_members(&self, room: RoomId, members: &[Member], as_of: i64) {
         self.send_to_room(room, RoomEvent::Members { frame: Arc::new(Frame::members(members, as_of)), as_of });
     }
 
     pub fn publish_kicked(&self, room: RoomId, user: UserId) {
+        self.local_kicked(room, user);
+        self.forward(Notice::Kicked { room, user });
+    }
+
+    pub fn local_kicked(&self, room: RoomId, user: UserId) {
         self.send_to_room(room, RoomEvent::Kicked { user, frame: Arc::new(Frame::kicked(room)) });
     }
 
     pub fn publish_room_created(&self, room: &Room) {
-        let _ = self.inner.lobby.send(Arc::new(Frame::room_created(room)));
+        self.local_lobby(Frame::room_created(room));
+        self.forward(Notice::RoomCreated { room: room.id });
     }
 
     pub fn publish_room_updated(&self, room: &Room) {
-        let _ = self.inner.lobby.send(Arc::new(Frame::room_updated(room)));
+        self.local_lobby(Frame::room_updated(room));
+        self.forward(Notice::RoomUpdated { room: room.id });
+    }
+
+    /// A lobby event (or a fresh `rooms` list) for this process's lobby subscribers.
+    pub fn local_lobby(&self, frame: Frame) {
+        let _ = self.inner.lobby.send(Arc::new(frame));
     }
 
     /// Tells the room's streams (which then end) and the lobby that the room is gone.
     pub fn publish_room_deleted(&self, room: RoomId) {
+        self.local_room_deleted(room);
+        self.forward(Notice::RoomDeleted { room });
+    }
+
+    pub fn local_room_deleted(&self, room: RoomId) {
         let frame = Arc::new(Frame::room_deleted(room));
         if let Some(sender) = self.inner.rooms.lock().unwrap().remove(&room) {
             let _ = sender.send(RoomEvent::Deleted(frame.clone()));
         }
         let _ = self.inner.lobby.send(frame);
+    }
+
+    /// Every room feed here re-reads storage: called when events from other processes may
+    /// have been lost.
+    pub fn catch_up_all(&self) {
+        for sender in self.inner.rooms.lock().unwrap().values() {
+            let _ = sender.send(RoomEvent::CatchUp);
+        }
     }
 
     fn send_to_room(&self, room: RoomId, event: RoomEvent) {

@@ -4,6 +4,7 @@
 //! streams to seats, and `background` runs the seat heartbeat and reaper.
 
 mod background;
+pub mod bus;
 mod feed;
 mod frame;
 mod hub;

@@ -131,6 +131,8 @@ pub trait Store: Send + Sync + 'static {
     /// A window of the room's messages that `viewer` may read (whispers only between their
     /// two ends), oldest first.
     async fn messages(&self, room: RoomId, page: Page, viewer: UserId) -> StoreResult<Vec<Message>>;
+    /// One message by id, whoever may read it (for relaying between processes).
+    async fn message(&self, room: RoomId, id: i64) -> StoreResult<Option<Message>>;
     /// The highest sequence number taken in the room (0 before the first message).
     async fn last_message_id(&self, room: RoomId) -> StoreResult<i64>;
 
@@ -148,12 +150,21 @@ pub trait Store: Send + Sync + 'static {
     async fn rename(&self, user: &User, old_name: &str) -> StoreResult<Vec<Message>>;
 }
 
+/// An open database: the store, and for PostgreSQL its pool, which also carries events
+/// between processes (LISTEN/NOTIFY).
+pub struct Connected {
+    pub store: Arc<dyn Store>,
+    pub postgres: Option<sqlx::PgPool>,
+}
+
 /// Opens the backend that the URL's scheme names, and applies its migrations.
-pub async fn connect(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn connect(database_url: &str) -> anyhow::Result<Connected> {
     if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresStore::connect(database_url).await?))
+        let store = PostgresStore::connect(database_url).await?;
+        let pool = store.pool().clone();
+        Ok(Connected { store: Arc::new(store), postgres: Some(pool) })
     } else if database_url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(database_url).await?))
+        Ok(Connected { store: Arc::new(SqliteStore::connect(database_url).await?), postgres: None })
     } else {
         anyhow::bail!("DATABASE_URL must start with postgres:// or sqlite:")
     }

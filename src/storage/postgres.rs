@@ -30,6 +30,10 @@ impl PostgresStore {
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
     }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
 }
 
 const ROOM_COLUMNS: &str = "SELECT r.id, r.title, r.max_members, r.password_hash IS NOT NULL AS locked, \
@@ -438,6 +442,15 @@ impl Store for PostgresStore {
             messages.reverse();
         }
         Ok(messages)
+    }
+
+    async fn message(&self, room: RoomId, id: i64) -> StoreResult<Option<Message>> {
+        let row: Option<MessageRow> = sqlx::query_as(&format!("{MESSAGE_COLUMNS} WHERE room_id = $1 AND seq = $2"))
+            .bind(room.0)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(Message::from))
     }
 
     async fn last_message_id(&self, room: RoomId) -> StoreResult<i64> {

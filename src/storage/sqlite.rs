@@ -468,6 +468,15 @@ impl Store for SqliteStore {
         Ok(messages)
     }
 
+    async fn message(&self, room: RoomId, id: i64) -> StoreResult<Option<Message>> {
+        let row: Option<MessageRow> = sqlx::query_as(&format!("{MESSAGE_COLUMNS} WHERE room_id = ? AND seq = ?"))
+            .bind(room.to_string())
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.map(Message::from))
+    }
+
     async fn last_message_id(&self, room: RoomId) -> StoreResult<i64> {
         Ok(sqlx::query_scalar("SELECT last_seq FROM rooms WHERE id = ?")
             .bind(room.to_string())

@@ -35,6 +35,7 @@ macro_rules! on_both_backends {
 
 pub struct TestApp {
     pub address: String,
+    pub database_url: String,
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -74,6 +75,14 @@ async fn fresh_postgres_database() -> String {
     format!("{base}/{name}")
 }
 
+/// Another instance on the same PostgreSQL database as `first`, as behind a load balancer.
+pub async fn spawn_second_instance(first: &TestApp) -> TestApp {
+    let url = first.database_url.clone();
+    let mut app = spawn_app_with(Backend::Postgres, move |c| c.database_url = url).await;
+    app.sqlite_file = None;
+    app
+}
+
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
@@ -95,7 +104,10 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     };
     config.static_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/static").into();
     config.reap_interval = Duration::from_millis(100);
+    // Instances behind one proxy must share the secret, or each rejects the others' cookies.
+    config.cookie_secret = Some("integration-tests-cookie-secret-0123456789".into());
     configure(&mut config);
+    let database_url = config.database_url.clone();
     let app = Application::build(config).await.expect("app builds");
     let state = app.state().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -105,7 +117,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     let server = tokio::spawn(app.serve(listener, async move {
         let _ = rx.await;
     }));
-    TestApp { address, state, shutdown: Some(tx), server: Some(server), sqlite_file }
+    TestApp { address, database_url, state, shutdown: Some(tx), server: Some(server), sqlite_file }
 }
 
 impl TestApp {
@@ -136,10 +148,11 @@ impl TestApp {
     }
 }
 
+#[derive(Clone)]
 pub struct Client {
     pub http: reqwest::Client,
     pub base: String,
-    jar: std::sync::Arc<reqwest::cookie::Jar>,
+    pub jar: std::sync::Arc<reqwest::cookie::Jar>,
 }
 
 pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

@@ -11,6 +11,7 @@ mod identity;
 mod meta;
 mod room_features;
 mod rooms;
+mod scale;
 mod streams;
 mod tls;
 mod transports;

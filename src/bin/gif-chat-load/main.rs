@@ -1,0 +1,386 @@
+//! gif-chat-load: a load generator for gif-chat's room streams (loopback only).
+//!
+//! Creates rooms, connects subscribers (SSE, WebSocket or long-polling, each its own session
+//! and connection), posts chats whose text carries their send time, and reports what arrived:
+//! expected vs delivered, lost, duplicated, out of order, delivery and post latency, and with
+//! `--server-pid` the server's memory and CPU. Exits non-zero when anything was lost,
+//! duplicated, reordered or misrouted, a subscriber did not connect, or a post failed.
+//!
+//!     gif-chat-load --url http://127.0.0.1:8005 --transport sse --rooms 100 --subscribers 10 \
+//!         --messages 5000 --rate 500 --server-pid $(pgrep -n gif-chat)
+
+mod http;
+mod poster;
+mod report;
+mod stats;
+mod subscriber;
+mod sys;
+
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    path::PathBuf,
+    sync::{atomic::AtomicU64, atomic::Ordering::Relaxed, Arc},
+    time::Duration,
+};
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use clap::{Parser, ValueEnum};
+use hyper::{Method, StatusCode};
+use tokio::{sync::mpsc, time::Instant};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    http::Conn,
+    report::{Report, ServerStats},
+    stats::Histogram,
+    subscriber::{Outcome, SubResult},
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Transport {
+    Sse,
+    Ws,
+    Poll,
+}
+
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sse => "sse",
+            Self::Ws => "ws",
+            Self::Poll => "poll",
+        }
+    }
+}
+
+#[derive(Parser, Debug, Clone)]
+#[command(version, about = "Load generator for gif-chat room streams (loopback targets only)")]
+pub struct Args {
+    /// The server; its host must be 127.0.0.0/8, localhost or ::1.
+    #[arg(long, default_value = "http://127.0.0.1:8005")]
+    pub url: String,
+    #[arg(long, value_enum, default_value_t = Transport::Sse)]
+    pub transport: Transport,
+    /// Rooms to create.
+    #[arg(long, default_value_t = 10)]
+    pub rooms: usize,
+    /// Subscribers per room.
+    #[arg(long, default_value_t = 10)]
+    pub subscribers: usize,
+    /// Messages to post in all (round-robin over the rooms).
+    #[arg(long, default_value_t = 1000)]
+    pub messages: u64,
+    /// Posts per second to aim for; 0: as fast as the posters go.
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
+    /// Concurrent posters (each one connection; they post as the rooms' owners).
+    #[arg(long, default_value_t = 8)]
+    pub posters: usize,
+    /// Padding added to each message's text.
+    #[arg(long, default_value_t = 64)]
+    pub message_bytes: usize,
+    /// The server's process id: report its RSS and CPU time (from /proc).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Spread subscriber connections over source addresses 127.0.0.1..127.0.0.K.
+    #[arg(long, default_value_t = 1)]
+    pub source_addrs: u8,
+    /// Bound on the whole run, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// The `max` rooms are created with (default: subscribers + 1, at least 2); the server's
+    /// MAX_ROOM_CAPACITY must allow it.
+    #[arg(long)]
+    pub room_max: Option<u32>,
+    /// Subscribers connecting at the same time.
+    #[arg(long, default_value_t = 64)]
+    pub connect_concurrency: usize,
+    /// After posting, how long to wait without a new delivery before giving up, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub drain_idle: u64,
+    /// Long-poll `wait` in seconds.
+    #[arg(long, default_value_t = 25)]
+    pub poll_wait: u64,
+    /// Runtime worker threads (default: the number of CPUs).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// State every task reads or counts into.
+pub struct Shared {
+    pub start: std::time::Instant,
+    pub delivered: AtomicU64,
+    pub latency_us: Histogram,
+    pub rooms: usize,
+    /// Messages per room at most (bits per subscriber).
+    pub per_room: usize,
+    /// Stops the subscribers.
+    pub cancel: CancellationToken,
+}
+
+impl Shared {
+    /// Nanoseconds since the program started: the clock message texts carry.
+    pub fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+}
+
+/// A room and its owner's session, which posts to it.
+pub struct Room {
+    pub id: Arc<str>,
+    pub owner_cookie: String,
+    /// When the owner last joined or posted (`Shared::now_ns`), to keep their seat alive.
+    pub renewed_ns: AtomicU64,
+}
+
+fn validate(args: &Args) -> anyhow::Result<()> {
+    if args.rooms == 0 || args.subscribers == 0 || args.posters == 0 {
+        bail!("--rooms, --subscribers and --posters must be at least 1");
+    }
+    if args.source_addrs == 0 || args.source_addrs == 255 {
+        bail!("--source-addrs must be 1 to 254");
+    }
+    if !(args.rate >= 0.0 && args.rate.is_finite()) {
+        bail!("--rate must be 0 or more");
+    }
+    if args.poll_wait > 60 {
+        bail!("--poll-wait must be at most 60");
+    }
+    if let Some(max) = args.room_max {
+        if (max as usize) < args.subscribers + 1 {
+            bail!("--room-max {max} leaves no seat for {} subscribers and the owner", args.subscribers);
+        }
+    }
+    if args.message_bytes + 42 > 1000 {
+        eprintln!(
+            "warning: --message-bytes {} may exceed the server's MAX_MESSAGE_CHARS (1000 by default)",
+            args.message_bytes
+        );
+    }
+    Ok(())
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(err) = validate(&args) {
+        eprintln!("error: {err:#}");
+        std::process::exit(2);
+    }
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build();
+    let code = match runtime.map_err(anyhow::Error::from).and_then(|rt| rt.block_on(run(args))) {
+        Ok(report) => {
+            if report.ok() {
+                0
+            } else {
+                1
+            }
+        }
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            2
+        }
+    };
+    // Open streams and their tasks are not waited for.
+    std::process::exit(code);
+}
+
+async fn run(args: Args) -> anyhow::Result<Report> {
+    let target = http::parse_loopback_url(&args.url)?;
+    if args.source_addrs > 1 && !target.addr.is_ipv4() {
+        bail!("--source-addrs needs an IPv4 --url (127.x.x.x or localhost)");
+    }
+    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    let connections = args.rooms * args.subscribers;
+    match sys::raise_nofile_limit() {
+        Some(limit) if (connections + args.posters + 64) as u64 > limit => eprintln!(
+            "warning: {connections} subscriber connections (+ posters) exceed the open-file limit {limit}: raise `ulimit -Hn`"
+        ),
+        Some(_) => {}
+        None => eprintln!("warning: could not read RLIMIT_NOFILE"),
+    }
+    let per_source = connections.div_ceil(args.source_addrs as usize);
+    if per_source > 28_000 {
+        eprintln!(
+            "warning: {per_source} connections per source address may exhaust ephemeral ports; raise --source-addrs"
+        );
+    }
+    let server = args.server_pid.map(|pid| pid.to_string());
+    if let Some(pid) = &server {
+        if sys::rss_kib(pid).is_none() {
+            bail!("--server-pid {pid}: no such process (or /proc unreadable)");
+        }
+    }
+    let room_max = args.room_max.unwrap_or((args.subscribers as u32 + 1).max(2));
+    let shared = Arc::new(Shared {
+        start: std::time::Instant::now(),
+        delivered: AtomicU64::new(0),
+        latency_us: Histogram::default(),
+        rooms: args.rooms,
+        per_room: args.messages.div_ceil(args.rooms as u64) as usize,
+        cancel: CancellationToken::new(),
+    });
+    let mut report = Report::new(&args);
+    let mut server_stats =
+        ServerStats { rss_before_kib: server.as_deref().and_then(sys::rss_kib), ..Default::default() };
+
+    // Setup: rooms one after another, each followed at once by its subscribers' connections
+    // (bounded by --connect-concurrency) so no room waits long without a member.
+    eprintln!("setting up {} rooms × {} {} subscribers…", args.rooms, args.subscribers, args.transport.name());
+    let (outcome_tx, mut outcome_rx) = mpsc::unbounded_channel();
+    let ctx = Arc::new(subscriber::Ctx {
+        target: target.clone(),
+        transport: args.transport,
+        shared: shared.clone(),
+        limiter: Arc::new(tokio::sync::Semaphore::new(args.connect_concurrency.max(1))),
+        outcomes: outcome_tx,
+        poll_wait: args.poll_wait,
+        deadline,
+    });
+    let setup_started = Instant::now();
+    let mut setup = Conn::open(&target, None).await.context("connecting to the server")?;
+    let mut rooms: Vec<Arc<Room>> = Vec::with_capacity(args.rooms);
+    let mut subscribers = Vec::with_capacity(connections);
+    // Owners hold a seat only for the grace period after their last join or post: until
+    // posting starts, a task renews it (the list grows as rooms are created).
+    let keepalive_stop = CancellationToken::new();
+    let seated = Arc::new(std::sync::Mutex::new(Vec::new()));
+    tokio::spawn(poster::keep_owners_seated(target.clone(), seated.clone(), shared.clone(), keepalive_stop.clone()));
+    for r in 0..args.rooms {
+        let room = tokio::time::timeout_at(deadline, create_room(&mut setup, r, room_max, &shared))
+            .await
+            .context("timed out creating rooms")??;
+        seated.lock().expect("not poisoned").push(room.clone());
+        for s in 0..args.subscribers {
+            let source = (args.source_addrs > 1).then(|| {
+                IpAddr::V4(Ipv4Addr::new(
+                    127,
+                    0,
+                    0,
+                    1 + ((r * args.subscribers + s) % args.source_addrs as usize) as u8,
+                ))
+            });
+            let spec = subscriber::Spec { room: r, room_id: room.id.clone(), source };
+            subscribers.push(tokio::spawn(subscriber::run(spec, ctx.clone())));
+        }
+        rooms.push(room);
+    }
+    drop(setup);
+    let rooms = Arc::new(rooms);
+
+    let mut connected_per_room = vec![0u64; args.rooms];
+    let mut connect_ns = Vec::with_capacity(connections);
+    let mut failures = std::collections::BTreeMap::<String, u64>::new();
+    let mut last_progress = Instant::now();
+    let mut outcomes = 0;
+    while outcomes < connections {
+        let next =
+            tokio::time::timeout_at(deadline.min(Instant::now() + Duration::from_secs(2)), outcome_rx.recv()).await;
+        match next {
+            Ok(Some(Outcome::Connected { room, connect_ns: ns })) => {
+                connected_per_room[room] += 1;
+                connect_ns.push(ns);
+            }
+            Ok(Some(Outcome::Failed { error, .. })) => *failures.entry(error).or_default() += 1,
+            Ok(None) => break,
+            Err(_) if Instant::now() >= deadline => {
+                report.timed_out = true;
+                break;
+            }
+            Err(_) => {}
+        }
+        outcomes = connect_ns.len() + failures.values().sum::<u64>() as usize;
+        if last_progress.elapsed() >= Duration::from_secs(2) {
+            eprintln!("  {}/{} connected, {} failed", connect_ns.len(), connections, outcomes - connect_ns.len());
+            last_progress = Instant::now();
+        }
+    }
+    report.set_connections(connections, &mut connect_ns, setup_started.elapsed(), failures);
+    server_stats.rss_subscribed_kib = server.as_deref().and_then(sys::rss_kib);
+    eprintln!(
+        "{}/{} subscribers connected in {:.2} s",
+        connect_ns.len(),
+        connections,
+        setup_started.elapsed().as_secs_f64()
+    );
+
+    // Posting, then waiting for the last deliveries.
+    let cpu_before = server.as_deref().and_then(sys::cpu_seconds);
+    let self_cpu_before = sys::cpu_seconds("self");
+    let posting = if report.timed_out || connect_ns.is_empty() {
+        None
+    } else {
+        eprintln!("posting {} messages…", args.messages);
+        let posting = poster::post_all(&args, &target, rooms.clone(), shared.clone(), deadline).await;
+        keepalive_stop.cancel();
+        let expected: u64 = (0..args.rooms).map(|r| posting.posted_per_room[r] * connected_per_room[r]).sum();
+        let drained = drain(&shared, expected, Duration::from_secs(args.drain_idle), deadline).await;
+        report.timed_out |= posting.timed_out || !drained && Instant::now() >= deadline;
+        Some(posting)
+    };
+    keepalive_stop.cancel();
+    let cpu_after = server.as_deref().and_then(sys::cpu_seconds);
+    server_stats.rss_after_kib = server.as_deref().and_then(sys::rss_kib);
+    if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
+        server_stats.cpu_seconds = Some(b - a);
+    }
+    report.generator_cpu_seconds = sys::cpu_seconds("self").zip(self_cpu_before).map(|(a, b)| a - b);
+
+    // Stop the subscribers and gather what each saw.
+    shared.cancel.cancel();
+    let mut results: Vec<SubResult> = Vec::with_capacity(subscribers.len());
+    let gather_deadline = Instant::now() + Duration::from_secs(5);
+    for handle in subscribers {
+        if let Ok(Ok(result)) = tokio::time::timeout_at(gather_deadline, handle).await {
+            results.push(result);
+        }
+    }
+    report.set_deliveries(&args, posting.as_ref(), &results, &shared);
+    if server.is_some() {
+        report.server = Some(server_stats);
+    }
+    report.print();
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report.to_json())?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(report)
+}
+
+/// A fresh session creates room `r`; it becomes the room's owner (and poster).
+async fn create_room(conn: &mut Conn, r: usize, max: u32, shared: &Shared) -> anyhow::Result<Arc<Room>> {
+    let cookie = conn.new_session().await?;
+    let body = serde_json::json!({ "title": format!("load {r}"), "max": max }).to_string();
+    let reply = conn.call(Method::POST, "/api/rooms", Some(&cookie), Some(Bytes::from(body))).await?;
+    if reply.status != StatusCode::CREATED {
+        bail!("creating room {r} with max {max}: {} (is MAX_ROOM_CAPACITY at least {max}?)", reply.describe());
+    }
+    let json = reply.json()?;
+    let id = json["id"].as_str().context("the new room has no id")?;
+    Ok(Arc::new(Room { id: id.into(), owner_cookie: cookie, renewed_ns: AtomicU64::new(shared.now_ns()) }))
+}
+
+/// Waits until `expected` deliveries arrived, or none arrived for `idle`, or the deadline.
+async fn drain(shared: &Shared, expected: u64, idle: Duration, deadline: Instant) -> bool {
+    let mut last = shared.delivered.load(Relaxed);
+    let mut last_change = Instant::now();
+    loop {
+        let now = shared.delivered.load(Relaxed);
+        if now >= expected {
+            return true;
+        }
+        if now != last {
+            last = now;
+            last_change = Instant::now();
+        }
+        if last_change.elapsed() >= idle || Instant::now() >= deadline {
+            eprintln!("stopped waiting: {now} of {expected} deliveries arrived");
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

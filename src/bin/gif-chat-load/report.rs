@@ -1,0 +1,365 @@
+//! The results: a table on stdout and the same numbers as JSON.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use serde_json::{json, Value};
+
+use crate::{
+    poster::Posting,
+    stats::{sorted_quantile, Histogram},
+    subscriber::SubResult,
+    Args, Shared,
+};
+
+#[derive(Default)]
+pub struct ServerStats {
+    pub rss_before_kib: Option<u64>,
+    pub rss_subscribed_kib: Option<u64>,
+    pub rss_after_kib: Option<u64>,
+    /// utime + stime from the start of posting to the end of the deliveries.
+    pub cpu_seconds: Option<f64>,
+}
+
+#[derive(Default)]
+struct Deliveries {
+    expected: u64,
+    delivered: u64,
+    lost: u64,
+    duplicated: u64,
+    out_of_order: u64,
+    misrouted: u64,
+    /// Chats not sent by this run's posters.
+    foreign: u64,
+    /// Deliveries of posts that did not get a 201.
+    unexpected: u64,
+    ended_early: BTreeMap<String, u64>,
+    latency_ms: Value,
+}
+
+#[derive(Default)]
+struct PostStats {
+    attempted: u64,
+    ok: u64,
+    failures: BTreeMap<String, u64>,
+    seconds: f64,
+    rejoins: u64,
+    latency_ms: Value,
+}
+
+pub struct Report {
+    config: Value,
+    target_subscribers: usize,
+    connected: usize,
+    connect_failures: BTreeMap<String, u64>,
+    setup_seconds: f64,
+    connect_ms: Value,
+    messages: u64,
+    posts: PostStats,
+    deliveries: Deliveries,
+    pub server: Option<ServerStats>,
+    pub generator_cpu_seconds: Option<f64>,
+    pub timed_out: bool,
+}
+
+fn ms(us: Option<u64>) -> Value {
+    us.map_or(Value::Null, |us| json!((us as f64 / 10.0).round() / 100.0))
+}
+
+fn histogram_ms(h: &Histogram, quantiles: &[(&str, f64)]) -> Value {
+    let mut map = serde_json::Map::new();
+    for (name, q) in quantiles {
+        map.insert(name.to_string(), ms(h.quantile(*q)));
+    }
+    Value::Object(map)
+}
+
+/// `1.23` for a number, `-` for null.
+fn show(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or("-".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
+}
+
+impl Report {
+    pub fn new(args: &Args) -> Self {
+        Self {
+            config: json!({
+                "url": args.url,
+                "transport": args.transport.name(),
+                "rooms": args.rooms,
+                "subscribers_per_room": args.subscribers,
+                "messages": args.messages,
+                "rate": args.rate,
+                "posters": args.posters,
+                "message_bytes": args.message_bytes,
+                "source_addrs": args.source_addrs,
+                "room_max": args.room_max,
+                "timeout_s": args.timeout,
+            }),
+            target_subscribers: args.rooms * args.subscribers,
+            connected: 0,
+            connect_failures: BTreeMap::new(),
+            setup_seconds: 0.0,
+            connect_ms: Value::Null,
+            messages: args.messages,
+            posts: PostStats::default(),
+            deliveries: Deliveries::default(),
+            server: None,
+            generator_cpu_seconds: None,
+            timed_out: false,
+        }
+    }
+
+    pub fn set_connections(
+        &mut self,
+        target: usize,
+        connect_ns: &mut [u64],
+        setup: Duration,
+        failures: BTreeMap<String, u64>,
+    ) {
+        connect_ns.sort_unstable();
+        let q = |q| ms(sorted_quantile(connect_ns, q).map(|ns| ns / 1000));
+        self.target_subscribers = target;
+        self.connected = connect_ns.len();
+        self.connect_failures = failures;
+        self.setup_seconds = setup.as_secs_f64();
+        self.connect_ms = json!({ "p50": q(0.5), "p99": q(0.99), "max": q(1.0) });
+    }
+
+    pub fn set_deliveries(&mut self, args: &Args, posting: Option<&Posting>, results: &[SubResult], shared: &Shared) {
+        let d = &mut self.deliveries;
+        let rooms = args.rooms;
+        let mut connected_per_room = vec![0u64; rooms];
+        for result in results.iter().filter(|r| r.connected) {
+            connected_per_room[result.room] += 1;
+            let t = &result.tracker;
+            for i in t.seen.iter() {
+                let g = i * rooms + result.room;
+                if posting.is_some_and(|p| p.posted.contains(g)) {
+                    d.delivered += 1;
+                } else {
+                    d.unexpected += 1;
+                }
+            }
+            d.duplicated += t.duplicated;
+            d.out_of_order += t.out_of_order;
+            d.misrouted += t.misrouted;
+            d.foreign += t.foreign;
+            if let Some(why) = &result.ended_early {
+                *d.ended_early.entry(why.clone()).or_default() += 1;
+            }
+        }
+        if let Some(p) = posting {
+            d.expected = (0..rooms).map(|r| p.posted_per_room[r] * connected_per_room[r]).sum();
+            self.posts = PostStats {
+                attempted: p.attempted,
+                ok: p.ok,
+                failures: p.failures.clone(),
+                seconds: p.seconds,
+                rejoins: p.rejoins,
+                latency_ms: histogram_ms(&p.latency_us, &[("p50", 0.5), ("p99", 0.99), ("max", 1.0)]),
+            };
+        }
+        d.lost = d.expected.saturating_sub(d.delivered);
+        d.latency_ms = histogram_ms(&shared.latency_us, &[("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0)]);
+    }
+
+    /// Everything connected, posted and arrived exactly once, in order.
+    pub fn ok(&self) -> bool {
+        let d = &self.deliveries;
+        !self.timed_out
+            && self.connected == self.target_subscribers
+            && self.posts.ok == self.messages
+            && self.posts.failures.is_empty()
+            && d.lost == 0
+            && d.duplicated == 0
+            && d.out_of_order == 0
+            && d.misrouted == 0
+            && d.delivered == d.expected
+    }
+
+    fn rate(&self) -> f64 {
+        if self.posts.seconds > 0.0 {
+            self.posts.ok as f64 / self.posts.seconds
+        } else {
+            0.0
+        }
+    }
+
+    fn server_json(&self) -> Value {
+        let Some(s) = &self.server else { return Value::Null };
+        let per_connection = match (s.rss_before_kib, s.rss_subscribed_kib) {
+            (Some(a), Some(b)) if self.connected > 0 => {
+                json!(((b as f64 - a as f64) / self.connected as f64 * 100.0).round() / 100.0)
+            }
+            _ => Value::Null,
+        };
+        let per_delivery = match s.cpu_seconds {
+            Some(cpu) if self.deliveries.delivered > 0 => {
+                json!((cpu * 1e6 / self.deliveries.delivered as f64 * 100.0).round() / 100.0)
+            }
+            _ => Value::Null,
+        };
+        json!({
+            "rss_kib_before": s.rss_before_kib,
+            "rss_kib_subscribed": s.rss_subscribed_kib,
+            "rss_kib_per_connection": per_connection,
+            "rss_kib_after": s.rss_after_kib,
+            "cpu_seconds": s.cpu_seconds.map(|c| (c * 1000.0).round() / 1000.0),
+            "cpu_us_per_delivery": per_delivery,
+        })
+    }
+
+    pub fn to_json(&self) -> Value {
+        let d = &self.deliveries;
+        json!({
+            "ok": self.ok(),
+            "timed_out": self.timed_out,
+            "config": self.config,
+            "subscribers": {
+                "target": self.target_subscribers,
+                "connected": self.connected,
+                "failures": self.connect_failures,
+                "setup_seconds": (self.setup_seconds * 1000.0).round() / 1000.0,
+                "connect_ms": self.connect_ms,
+            },
+            "posts": {
+                "messages": self.messages,
+                "attempted": self.posts.attempted,
+                "ok": self.posts.ok,
+                "failed": self.posts.failures.values().sum::<u64>(),
+                "failures": self.posts.failures,
+                "owner_rejoins": self.posts.rejoins,
+                "seconds": (self.posts.seconds * 1000.0).round() / 1000.0,
+                "rate_per_s": (self.rate() * 10.0).round() / 10.0,
+                "latency_ms": self.posts.latency_ms,
+            },
+            "deliveries": {
+                "expected": d.expected,
+                "delivered": d.delivered,
+                "lost": d.lost,
+                "duplicated": d.duplicated,
+                "out_of_order": d.out_of_order,
+                "misrouted": d.misrouted,
+                "foreign": d.foreign,
+                "unexpected": d.unexpected,
+                "streams_ended_early": d.ended_early,
+                "latency_ms": d.latency_ms,
+            },
+            "server": self.server_json(),
+            "generator_cpu_seconds": self.generator_cpu_seconds.map(|c| (c * 1000.0).round() / 1000.0),
+        })
+    }
+
+    pub fn print(&self) {
+        let j = self.to_json();
+        let c = &j["config"];
+        let (s, p, d) = (&j["subscribers"], &j["posts"], &j["deliveries"]);
+        let mut rows: Vec<(&str, String)> = vec![
+            (
+                "run",
+                format!(
+                    "{} · {} rooms × {} subscribers · {} messages @ {} · {} posters · {} B padding",
+                    c["transport"].as_str().unwrap_or(""),
+                    c["rooms"],
+                    c["subscribers_per_room"],
+                    self.messages,
+                    if c["rate"].as_f64() == Some(0.0) { "max rate".into() } else { format!("{}/s", c["rate"]) },
+                    c["posters"],
+                    c["message_bytes"],
+                ),
+            ),
+            ("subscribers", format!("{}/{} connected in {} s", s["connected"], s["target"], s["setup_seconds"])),
+            (
+                "connect time",
+                format!(
+                    "p50 {} ms · p99 {} ms · max {} ms",
+                    show(&s["connect_ms"]["p50"]),
+                    show(&s["connect_ms"]["p99"]),
+                    show(&s["connect_ms"]["max"])
+                ),
+            ),
+            (
+                "posts",
+                format!(
+                    "{} ok · {} failed · {} s · {} /s achieved",
+                    p["ok"], p["failed"], p["seconds"], p["rate_per_s"]
+                ),
+            ),
+            (
+                "post latency",
+                format!(
+                    "p50 {} ms · p99 {} ms · max {} ms",
+                    show(&p["latency_ms"]["p50"]),
+                    show(&p["latency_ms"]["p99"]),
+                    show(&p["latency_ms"]["max"])
+                ),
+            ),
+            ("expected", d["expected"].to_string()),
+            ("delivered", d["delivered"].to_string()),
+            ("lost", d["lost"].to_string()),
+            ("duplicated", d["duplicated"].to_string()),
+            ("out of order", d["out_of_order"].to_string()),
+            (
+                "delivery latency",
+                format!(
+                    "p50 {} ms · p90 {} ms · p99 {} ms · max {} ms",
+                    show(&d["latency_ms"]["p50"]),
+                    show(&d["latency_ms"]["p90"]),
+                    show(&d["latency_ms"]["p99"]),
+                    show(&d["latency_ms"]["max"])
+                ),
+            ),
+        ];
+        if d["misrouted"] != 0 || d["foreign"] != 0 || d["unexpected"] != 0 {
+            rows.push((
+                "other",
+                format!("misrouted {} · foreign {} · unexpected {}", d["misrouted"], d["foreign"], d["unexpected"]),
+            ));
+        }
+        if let Some(server) = &self.server {
+            let sj = &j["server"];
+            rows.push((
+                "server RSS",
+                format!(
+                    "{} before · {} subscribed ({} KiB/connection) · {} after",
+                    mib(server.rss_before_kib),
+                    mib(server.rss_subscribed_kib),
+                    show(&sj["rss_kib_per_connection"]),
+                    mib(server.rss_after_kib)
+                ),
+            ));
+            rows.push((
+                "server CPU",
+                format!(
+                    "{} s posting+delivering · {} µs per delivery",
+                    show(&sj["cpu_seconds"]),
+                    show(&sj["cpu_us_per_delivery"])
+                ),
+            ));
+        }
+        rows.push(("generator CPU", format!("{} s", show(&j["generator_cpu_seconds"]))));
+        for (what, map) in [
+            ("connect failures", &self.connect_failures),
+            ("post failures", &self.posts.failures),
+            ("streams ended", &self.deliveries.ended_early),
+        ] {
+            for (why, n) in map.iter().take(5) {
+                rows.push((what, format!("{n} × {why}")));
+            }
+        }
+        if self.timed_out {
+            rows.push(("timed out", "the run hit --timeout".into()));
+        }
+        rows.push(("result", if self.ok() { "OK".into() } else { "FAILED".into() }));
+        let width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+        for (k, v) in rows {
+            println!("{k:<width$}  {v}");
+        }
+    }
+}

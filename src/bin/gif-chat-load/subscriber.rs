@@ -1,0 +1,456 @@
+//! One subscriber: its own session and connection, a join, then a stream (SSE, WebSocket or
+//! long-polling) whose events it checks — which of its room's messages arrived, twice, or out
+//! of order — and times. Per event it only scans for the few fields it needs.
+
+use std::{
+    net::IpAddr,
+    sync::{atomic::Ordering::Relaxed, Arc},
+    time::Duration,
+};
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http_body_util::{BodyExt, Full};
+use hyper::{body::Incoming, header, Method, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::{
+    sync::mpsc,
+    time::{timeout, timeout_at, Instant},
+};
+use tokio_tungstenite::{
+    tungstenite::{handshake::client::generate_key, protocol::Role, protocol::WebSocketConfig, Message},
+    WebSocketStream,
+};
+
+use crate::{
+    http::{Conn, Target},
+    stats::Bits,
+    Shared, Transport,
+};
+
+/// What every subscriber shares.
+pub struct Ctx {
+    pub target: Target,
+    pub transport: Transport,
+    pub shared: Arc<Shared>,
+    pub limiter: Arc<tokio::sync::Semaphore>,
+    pub outcomes: mpsc::UnboundedSender<Outcome>,
+    pub poll_wait: u64,
+    pub deadline: Instant,
+}
+
+pub enum Outcome {
+    Connected { room: usize, connect_ns: u64 },
+    Failed { error: String },
+}
+
+pub struct Spec {
+    pub room: usize,
+    pub room_id: Arc<str>,
+    pub source: Option<IpAddr>,
+}
+
+/// What one subscriber saw, handed back when it is stopped.
+pub struct SubResult {
+    pub room: usize,
+    pub connected: bool,
+    pub tracker: Tracker,
+    /// Why the stream ended before it was told to stop, if it did.
+    pub ended_early: Option<String>,
+}
+
+/// Per-subscriber delivery bookkeeping.
+pub struct Tracker {
+    room: u64,
+    rooms: u64,
+    last_id: i64,
+    /// Bit i: this room's i-th message (global sequence number i × rooms + room) arrived.
+    pub seen: Bits,
+    pub delivered: u64,
+    pub duplicated: u64,
+    pub out_of_order: u64,
+    /// Load-test chats that belong to another room.
+    pub misrouted: u64,
+    /// Chats not sent by this run.
+    pub foreign: u64,
+}
+
+/// The `"text":"<nanos>|<seq>|…` of a message's JSON.
+fn parse_text(data: &[u8]) -> Option<(u64, u64)> {
+    const KEY: &[u8] = b"\"text\":\"";
+    let start = find(data, KEY, 0)? + KEY.len();
+    let mut numbers = data[start..].split(|&b| b == b'|');
+    let nanos = parse_u64(numbers.next()?)?;
+    let seq = parse_u64(numbers.next()?)?;
+    Some((nanos, seq))
+}
+
+fn parse_u64(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| d.is_ascii_digit().then(|| n * 10 + (d - b'0') as u64))
+}
+
+/// Leading decimal digits of `bytes`.
+fn leading_i64(bytes: &[u8]) -> Option<i64> {
+    let len = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    parse_u64(&bytes[..len]).map(|n| n as i64)
+}
+
+pub fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    let first = needle[0];
+    let mut i = from;
+    while i + needle.len() <= hay.len() {
+        let offset = hay[i..hay.len() - needle.len() + 1].iter().position(|&b| b == first)?;
+        i += offset;
+        if &hay[i..i + needle.len()] == needle {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+impl Tracker {
+    pub fn new(room: usize, rooms: usize, per_room: usize) -> Self {
+        Self {
+            room: room as u64,
+            rooms: rooms as u64,
+            last_id: i64::MIN,
+            seen: Bits::new(per_room),
+            delivered: 0,
+            duplicated: 0,
+            out_of_order: 0,
+            misrouted: 0,
+            foreign: 0,
+        }
+    }
+
+    /// One event: `id` is its room sequence number (None for events outside the sequence),
+    /// `chat` whether it is a chat message, `data` its JSON.
+    pub fn event(&mut self, shared: &Shared, id: Option<i64>, chat: bool, data: &[u8]) {
+        // Some(true): a chat of ours already seen; Some(false): one seen for the first time.
+        let mut repeat = None;
+        if chat {
+            match parse_text(data) {
+                Some((sent, seq))
+                    if seq % self.rooms == self.room && ((seq / self.rooms) as usize) < self.seen.capacity() =>
+                {
+                    let fresh = self.seen.insert((seq / self.rooms) as usize);
+                    if fresh {
+                        self.delivered += 1;
+                        shared.delivered.fetch_add(1, Relaxed);
+                        shared.latency_us.record(shared.now_ns().saturating_sub(sent) / 1000);
+                    } else {
+                        self.duplicated += 1;
+                    }
+                    repeat = Some(!fresh);
+                }
+                Some(_) => self.misrouted += 1,
+                None => self.foreign += 1,
+            }
+        }
+        if let Some(id) = id {
+            if id > self.last_id {
+                self.last_id = id;
+            } else {
+                match repeat {
+                    Some(true) => {} // counted as a duplicate above
+                    Some(false) => self.out_of_order += 1,
+                    None if id == self.last_id => self.duplicated += 1,
+                    None => self.out_of_order += 1,
+                }
+            }
+        }
+    }
+}
+
+/// Splits an SSE byte stream into events (`id:`, `event:`, `data:` lines, blank line ends one).
+#[derive(Default)]
+struct SseParser {
+    buf: Vec<u8>,
+    id: Option<i64>,
+    chat: bool,
+    data: Vec<u8>,
+    has_data: bool,
+}
+
+impl SseParser {
+    fn feed(&mut self, chunk: &[u8], mut on_event: impl FnMut(Option<i64>, bool, &[u8])) {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.extend_from_slice(chunk);
+        let mut start = 0;
+        while let Some(len) = buf[start..].iter().position(|&b| b == b'\n') {
+            let mut line = &buf[start..start + len];
+            start += len + 1;
+            if let [rest @ .., b'\r'] = line {
+                line = rest;
+            }
+            if line.is_empty() {
+                if self.has_data {
+                    on_event(self.id, self.chat, &self.data);
+                }
+                self.id = None;
+                self.chat = false;
+                self.data.clear();
+                self.has_data = false;
+            } else if let Some(value) = field(line, b"data") {
+                if self.has_data {
+                    self.data.push(b'\n');
+                }
+                self.data.extend_from_slice(value);
+                self.has_data = true;
+            } else if let Some(value) = field(line, b"id") {
+                self.id = leading_i64(value);
+            } else if let Some(value) = field(line, b"event") {
+                self.chat = value == b"chat";
+            } // comments (`: keep-alive`), `retry:` and anything else are skipped
+        }
+        buf.drain(..start);
+        self.buf = buf;
+    }
+}
+
+/// The value of an SSE line `name: value` (one optional space after the colon).
+fn field<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let rest = line.strip_prefix(name)?.strip_prefix(b":")?;
+    Some(rest.strip_prefix(b" ").unwrap_or(rest))
+}
+
+/// A WebSocket text frame `{"event":"chat","id":7,"data":{…}}`.
+fn parse_ws(text: &[u8]) -> Option<(Option<i64>, bool, &[u8])> {
+    let rest = text.strip_prefix(b"{\"event\":\"")?;
+    let end = rest.iter().position(|&b| b == b'"')?;
+    let chat = &rest[..end] == b"chat";
+    let rest = &rest[end + 1..];
+    let (id, rest) = match rest.strip_prefix(b",\"id\":") {
+        Some(after) => {
+            let id = leading_i64(after)?;
+            (Some(id), after)
+        }
+        None => (None, rest),
+    };
+    Some((id, chat, rest))
+}
+
+/// Each message of a long-poll answer `{"messages":[{"id":7,…,"kind":"chat",…},…]}`: a message
+/// starts at `{"id":` followed by a digit (a user's id is a string).
+fn each_polled(body: &[u8], mut on_message: impl FnMut(i64, bool, &[u8])) {
+    const KEY: &[u8] = b"{\"id\":";
+    let is_start = |i: usize| body.get(i + KEY.len()).is_some_and(u8::is_ascii_digit);
+    let next = |from: usize| {
+        let mut at = from;
+        loop {
+            let i = find(body, KEY, at)?;
+            if is_start(i) {
+                return Some(i);
+            }
+            at = i + 1;
+        }
+    };
+    let mut current = next(0);
+    while let Some(start) = current {
+        current = next(start + 1);
+        let message = &body[start..current.unwrap_or(body.len())];
+        let Some(id) = leading_i64(&message[KEY.len()..]) else { continue };
+        let chat = find(message, b"\"kind\":\"chat\"", 0).is_some();
+        on_message(id, chat, message);
+    }
+}
+
+type WsStream = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+enum Stream {
+    Sse(Incoming),
+    Ws(Box<WsStream>),
+    Poll { conn: Conn, cookie: String, path: String },
+}
+
+/// Session, join, and the stream open (for polling: the first answer received).
+async fn open(spec: &Spec, ctx: &Ctx, tracker: &mut Tracker) -> anyhow::Result<Stream> {
+    let mut conn = Conn::open(&ctx.target, spec.source).await?;
+    let cookie = conn.new_session().await?;
+    conn.join(&spec.room_id, &cookie).await?;
+    let room = &spec.room_id;
+    match ctx.transport {
+        Transport::Sse => {
+            let request = conn
+                .request(Method::GET, &format!("/api/rooms/{room}/events"), Some(&cookie))
+                .header(header::ACCEPT, "text/event-stream")
+                .body(Full::new(Bytes::new()))?;
+            let response = conn.send(request).await?;
+            if response.status() != StatusCode::OK {
+                let status = response.status();
+                let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                bail!("SSE open: {} {}", status.as_u16(), String::from_utf8_lossy(&body));
+            }
+            Ok(Stream::Sse(response.into_body()))
+        }
+        Transport::Ws => {
+            let request = conn
+                .request(Method::GET, &format!("/api/rooms/{room}/ws"), Some(&cookie))
+                .header(header::CONNECTION, "Upgrade")
+                .header(header::UPGRADE, "websocket")
+                .header(header::SEC_WEBSOCKET_VERSION, "13")
+                .header(header::SEC_WEBSOCKET_KEY, generate_key())
+                .body(Full::new(Bytes::new()))?;
+            let response = conn.send(request).await?;
+            if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+                let status = response.status();
+                let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                bail!("WebSocket open: {} {}", status.as_u16(), String::from_utf8_lossy(&body));
+            }
+            let upgraded = hyper::upgrade::on(response).await.context("WebSocket upgrade")?;
+            // Chat frames are small: tungstenite's default 128 KiB read buffer per socket is not needed.
+            let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
+            let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Client, Some(config)).await;
+            Ok(Stream::Ws(Box::new(ws)))
+        }
+        Transport::Poll => {
+            // after=0: the history so far (joins), then everything new; nothing can fall between.
+            let path = format!("/api/rooms/{room}/messages?after=0&wait={}", ctx.poll_wait);
+            let reply = conn.call(Method::GET, &path, Some(&cookie), None).await?;
+            if reply.status != StatusCode::OK {
+                bail!("poll: {}", reply.describe());
+            }
+            each_polled(&reply.body, |id, chat, data| tracker.event(&ctx.shared, Some(id), chat, data));
+            Ok(Stream::Poll { conn, cookie, path: format!("/api/rooms/{room}/messages?wait={}&after=", ctx.poll_wait) })
+        }
+    }
+}
+
+/// Reads events until `cancel` fires (Ok) or the stream ends or fails (Err: why).
+async fn read(stream: Stream, ctx: &Ctx, tracker: &mut Tracker) -> Result<(), String> {
+    let cancel = &ctx.shared.cancel;
+    let shared = &*ctx.shared;
+    match stream {
+        Stream::Sse(mut body) => {
+            let mut parser = SseParser::default();
+            loop {
+                let frame = tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    frame = body.frame() => frame,
+                };
+                match frame {
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            parser.feed(&data, |id, chat, data| tracker.event(shared, id, chat, data));
+                        }
+                    }
+                    Some(Err(err)) => return Err(format!("SSE stream failed: {err}")),
+                    None => return Err("SSE stream ended by the server".into()),
+                }
+            }
+        }
+        Stream::Ws(mut ws) => loop {
+            let message = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => {
+                    let _ = timeout(Duration::from_secs(1), (*ws).close(None)).await;
+                    return Ok(());
+                }
+                message = ws.next() => message,
+            };
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    if let Some((id, chat, data)) = parse_ws(text.as_bytes()) {
+                        tracker.event(shared, id, chat, data);
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => return Err(format!("WebSocket closed by the server: {frame:?}")),
+                Some(Ok(_)) => {} // pings are answered by tungstenite
+                Some(Err(err)) => return Err(format!("WebSocket failed: {err}")),
+                None => return Err("WebSocket ended".into()),
+            }
+        },
+        Stream::Poll { mut conn, cookie, path } => loop {
+            let url = format!("{path}{}", tracker.last_id.max(0));
+            let reply = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(()),
+                reply = conn.call(Method::GET, &url, Some(&cookie), None) => reply,
+            };
+            match reply {
+                Ok(reply) if reply.status == StatusCode::OK => {
+                    each_polled(&reply.body, |id, chat, data| tracker.event(shared, Some(id), chat, data));
+                }
+                Ok(reply) => return Err(format!("poll: {}", reply.describe())),
+                Err(err) => return Err(format!("poll failed: {err:#}")),
+            }
+        },
+    }
+}
+
+pub async fn run(spec: Spec, ctx: Arc<Ctx>) -> SubResult {
+    let mut tracker = Tracker::new(spec.room, ctx.shared.rooms, ctx.shared.per_room);
+    let result = |connected, ended_early, tracker| SubResult { room: spec.room, connected, tracker, ended_early };
+    let permit = tokio::select! {
+        _ = ctx.shared.cancel.cancelled() => None,
+        permit = ctx.limiter.acquire() => permit.ok(),
+    };
+    let Some(permit) = permit else {
+        let _ = ctx.outcomes.send(Outcome::Failed { error: "stopped before connecting".into() });
+        return result(false, None, tracker);
+    };
+    let started = Instant::now();
+    let opened = match timeout_at(ctx.deadline, open(&spec, &ctx, &mut tracker)).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(err)) => Err(format!("{err:#}")),
+        Err(_) => Err("timed out connecting".to_string()),
+    };
+    drop(permit);
+    let stream = match opened {
+        Ok(stream) => stream,
+        Err(error) => {
+            let _ = ctx.outcomes.send(Outcome::Failed { error });
+            return result(false, None, tracker);
+        }
+    };
+    let connect_ns = started.elapsed().as_nanos() as u64;
+    let _ = ctx.outcomes.send(Outcome::Connected { room: spec.room, connect_ns });
+    let ended = read(stream, &ctx, &mut tracker).await.err();
+    result(true, ended, tracker)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_fields() {
+        let data = br##"{"id":9,"room":"r","kind":"chat","user":{"id":"u","name":"#1","color":"#1"},"text":"123456|42|xxxx","created_at":"x"}"##;
+        assert_eq!(parse_text(data), Some((123456, 42)));
+        assert_eq!(parse_text(br#"{"text":"hello"}"#), None);
+    }
+
+    #[test]
+    fn sse_events_across_chunks() {
+        let mut parser = SseParser::default();
+        let mut got = Vec::new();
+        let stream = b"retry: 2000\n\nevent: chat\nid: 7\ndata: {\"text\":\"1|2|x\"}\n\n: keep-alive\n\nevent: members\ndata: {}\n\n";
+        for chunk in stream.chunks(5) {
+            parser.feed(chunk, |id, chat, data| got.push((id, chat, data.to_vec())));
+        }
+        assert_eq!(got, vec![(Some(7), true, b"{\"text\":\"1|2|x\"}".to_vec()), (None, false, b"{}".to_vec())]);
+    }
+
+    #[test]
+    fn ws_frames() {
+        let (id, chat, data) = parse_ws(br#"{"event":"chat","id":12,"data":{"text":"5|6|"}}"#).unwrap();
+        assert_eq!((id, chat), (Some(12), true));
+        assert_eq!(parse_text(data), Some((5, 6)));
+        let (id, chat, _) = parse_ws(br#"{"event":"members","data":{"members":[]}}"#).unwrap();
+        assert_eq!((id, chat), (None, false));
+    }
+
+    #[test]
+    fn polled_messages() {
+        let body = br##"{"messages":[{"id":3,"room":"r","kind":"system","user":{"id":"u","name":"a","color":"#1"},"text":"a joined"},{"id":4,"room":"r","kind":"chat","user":{"id":"u","name":"a","color":"#1"},"text":"10|0|"}]}"##;
+        let mut got = Vec::new();
+        each_polled(body, |id, chat, data| got.push((id, chat, parse_text(data))));
+        assert_eq!(got, vec![(3, false, None), (4, true, Some((10, 0)))]);
+    }
+}

@@ -1,0 +1,216 @@
+//! Fan-out between processes: PostgreSQL LISTEN/NOTIFY. Every event published on this
+//! process's hub is also NOTIFYed (by one task, batching), and a listener feeds other
+//! processes' events into the local hub, so several instances behind a proxy act as one.
+//!
+//! NOTIFY payloads stay far below PostgreSQL's 8,000-byte limit: a message travels whole only
+//! when small, otherwise as its id (receivers read it from storage); member lists and rooms
+//! always travel as ids. Notifications are lost while the LISTEN connection is down, so after
+//! reconnecting the listener tells every local feed to catch up from storage.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::{postgres::PgListener, PgPool};
+use tokio::{sync::mpsc, task::JoinSet};
+use uuid::Uuid;
+
+use super::{Frame, Hub};
+use crate::{
+    domain::{Message, RoomId, UserId},
+    state::AppState,
+    storage::{StorageError, Store},
+};
+
+pub const CHANNEL: &str = "gifchat_events";
+
+/// Messages up to this size travel inside the notification.
+const INLINE_LIMIT: usize = 6_000;
+
+/// What one process tells the others.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "kebab-case")]
+pub enum Notice {
+    Message {
+        room: RoomId,
+        id: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<Box<Message>>,
+    },
+    Members {
+        room: RoomId,
+    },
+    Kicked {
+        room: RoomId,
+        user: UserId,
+    },
+    RoomCreated {
+        room: RoomId,
+    },
+    RoomUpdated {
+        room: RoomId,
+    },
+    RoomDeleted {
+        room: RoomId,
+    },
+}
+
+impl Notice {
+    pub fn message(message: &Message) -> Self {
+        // Text is at most a few KB; only very long configured limits fall back to the id.
+        let small = message.text.as_ref().is_none_or(|t| t.len() < INLINE_LIMIT);
+        Self::Message { room: message.room, id: message.id, message: small.then(|| Box::new(message.clone())) }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    /// The sending process, which ignores its own notifications.
+    from: Uuid,
+    #[serde(flatten)]
+    notice: Notice,
+}
+
+/// Starts the notifier and the listener. Fails only if the first LISTEN cannot be set up.
+pub async fn start(pool: PgPool, state: &AppState, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
+    let instance = Uuid::new_v4();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut listener = PgListener::connect_with(&pool).await?;
+    listener.listen(CHANNEL).await?;
+    state.hub.attach_bus(tx);
+    tracing::info!(%instance, "listening for other instances' events");
+    tasks.spawn(notify_loop(pool.clone(), instance, rx, state.shutdown.clone()));
+    tasks.spawn(listen_loop(pool, listener, instance, state.clone()));
+    Ok(())
+}
+
+/// Sends queued notices in batches: one round trip for however many piled up meanwhile.
+async fn notify_loop(
+    pool: PgPool,
+    instance: Uuid,
+    mut rx: mpsc::UnboundedReceiver<Notice>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut batch = Vec::new();
+    loop {
+        let received = tokio::select! {
+            // Requests finish before shutdown is signalled, so what they published is queued.
+            _ = shutdown.cancelled() => {
+                while let Ok(notice) = rx.try_recv() {
+                    batch.push(notice);
+                }
+                batch.len()
+            }
+            received = rx.recv_many(&mut batch, 256) => received,
+        };
+        if received == 0 {
+            return;
+        }
+        let payloads: Vec<String> = batch
+            .drain(..)
+            .filter_map(|notice| serde_json::to_string(&Envelope { from: instance, notice }).ok())
+            .collect();
+        for attempt in 0..3 {
+            let sent = sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
+                .bind(CHANNEL)
+                .bind(&payloads)
+                .execute(&pool)
+                .await;
+            match sent {
+                Ok(_) => break,
+                Err(err) if attempt < 2 => {
+                    tracing::warn!(error = %err, "NOTIFY failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                // Other instances' feeds recover these from storage at their next event.
+                Err(err) => tracing::error!(error = %err, dropped = payloads.len(), "NOTIFY failed; giving up"),
+            }
+        }
+        if shutdown.is_cancelled() {
+            return;
+        }
+    }
+}
+
+async fn listen_loop(pool: PgPool, mut listener: PgListener, instance: Uuid, state: AppState) {
+    loop {
+        let received = tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            received = listener.try_recv() => received,
+        };
+        match received {
+            Ok(Some(notification)) => match serde_json::from_str::<Envelope>(notification.payload()) {
+                Ok(envelope) if envelope.from == instance => {}
+                Ok(envelope) => {
+                    if let Err(err) = apply(&state, envelope.notice).await {
+                        tracing::warn!(error = %err, "could not apply another instance's event");
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "ignoring an unreadable notification"),
+            },
+            // The connection dropped (restart, pg_terminate_backend): LISTEN again on a fresh
+            // connection first, then catch up, so nothing falls between the two.
+            Ok(None) | Err(_) => {
+                tracing::warn!("lost the LISTEN connection; reconnecting");
+                let Some(fresh) = reconnect(&pool, &state).await else { return };
+                listener = fresh;
+                state.hub.catch_up_all();
+                match state.store.rooms().await {
+                    Ok(rooms) => state.hub.local_lobby(Frame::rooms(&rooms)),
+                    Err(err) => tracing::warn!(error = %err, "could not refresh the lobby"),
+                }
+                tracing::info!("LISTEN restored; local streams caught up from storage");
+            }
+        }
+    }
+}
+
+/// A new LISTEN connection, or `None` at shutdown.
+async fn reconnect(pool: &PgPool, state: &AppState) -> Option<PgListener> {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let attempt = async {
+            let mut listener = PgListener::connect_with(pool).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        match attempt.await {
+            Ok(listener) => return Some(listener),
+            Err(err) => tracing::warn!(error = %err, ?delay, "LISTEN reconnect failed"),
+        }
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return None,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Delivers another process's event to this process's subscribers.
+async fn apply(state: &AppState, notice: Notice) -> Result<(), StorageError> {
+    let (hub, store): (&Hub, &dyn Store) = (&state.hub, state.store.as_ref());
+    match notice {
+        Notice::Message { message: Some(message), .. } => hub.local_message(&message),
+        Notice::Message { room, id, message: None } => {
+            if let Some(message) = store.message(room, id).await? {
+                hub.local_message(&message);
+            }
+        }
+        Notice::Members { room } => {
+            let (members, as_of) = store.members(room).await?;
+            hub.local_members(room, &members, as_of);
+        }
+        Notice::Kicked { room, user } => hub.local_kicked(room, user),
+        Notice::RoomCreated { room } => match store.room(room).await {
+            Ok(room) => hub.local_lobby(Frame::room_created(&room)),
+            Err(StorageError::NotFound) => {}
+            Err(err) => return Err(err),
+        },
+        Notice::RoomUpdated { room } => match store.room(room).await {
+            Ok(room) => hub.local_lobby(Frame::room_updated(&room)),
+            Err(StorageError::NotFound) => {}
+            Err(err) => return Err(err),
+        },
+        Notice::RoomDeleted { room } => hub.local_room_deleted(room),
+    }
+    Ok(())
+}
