@@ -89,6 +89,20 @@ pub struct Config {
     #[arg(long, env = "DEMO_WS_INTERVAL", default_value = "3s", value_parser = humantime::parse_duration)]
     pub demo_ws_interval: Duration,
 
+    /// Writes (posts, joins, uploads, room creation) one session may make in a burst; 0 turns
+    /// rate limiting off (benchmarks).
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 30)]
+    pub rate_limit_burst: u32,
+
+    /// Writes per second a session earns back after its burst.
+    #[arg(long, env = "RATE_LIMIT_PER_SECOND", default_value_t = 5.0)]
+    pub rate_limit_per_second: f64,
+
+    /// Burst and per-second rate for one client address (all its sessions together) are
+    /// these multiples of the per-session ones.
+    #[arg(long, env = "RATE_LIMIT_ADDRESS_FACTOR", default_value_t = 10.0)]
+    pub rate_limit_address_factor: f64,
+
     /// Events a room's broadcast channel buffers before a slow subscriber lags and has to
     /// catch up from storage.
     #[arg(long, env = "ROOM_CHANNEL_CAPACITY", default_value_t = 256)]

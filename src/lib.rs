@@ -12,12 +12,13 @@
 
 pub mod chat;
 pub mod config;
-mod demo;
+pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod identity;
 mod meta;
 pub mod metrics;
+pub mod rate_limit;
 pub mod realtime;
 pub mod rooms;
 pub mod state;
@@ -90,6 +91,7 @@ impl Application {
             clock: demo::spawn_clock(shutdown.clone()),
             hub: Hub::new(config.room_channel_capacity, metrics.clone()),
             metrics,
+            rate_limits: rate_limits(&config),
             presence: Presence::new(store.clone(), config.presence_grace),
             config: Arc::new(config),
             store,
@@ -141,6 +143,17 @@ impl Application {
     }
 }
 
+fn rate_limits(config: &Config) -> rate_limit::RateLimits {
+    if config.rate_limit_burst == 0 || config.rate_limit_per_second <= 0.0 {
+        return rate_limit::RateLimits::new(None, None);
+    }
+    let session =
+        rate_limit::Rate { burst: f64::from(config.rate_limit_burst), per_second: config.rate_limit_per_second };
+    let factor = config.rate_limit_address_factor.max(1.0);
+    let address = rate_limit::Rate { burst: session.burst * factor, per_second: session.per_second * factor };
+    rate_limit::RateLimits::new(Some(session), Some(address))
+}
+
 fn router(state: AppState) -> Router {
     let static_dir = &state.config.static_dir;
     let json_api = Router::new()
@@ -162,6 +175,7 @@ fn router(state: AppState) -> Router {
         .fallback_service(ServeDir::new(static_dir));
     let app = api
         .merge(pages)
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_writes))
         .layer(middleware::from_fn_with_state(state.clone(), identity::identify))
         .layer(middleware::from_fn(web::reject_cross_site_writes))
         .layer(middleware::from_fn_with_state(state.clone(), error::observe_errors));

@@ -26,6 +26,8 @@ pub struct AppState {
     pub session_key: SessionKey,
     /// The server clock the `/demo/sse` page shows, ticking once a second.
     pub clock: tokio::sync::watch::Receiver<i64>,
+    /// Per-session and per-address write limits.
+    pub rate_limits: crate::rate_limit::RateLimits,
     /// Counters served at `/metrics`.
     pub metrics: crate::metrics::Metrics,
     /// Cancelled at shutdown, so long-lived streams end and the server can exit.

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{id_of, make_gif, spawn_app, Backend, Client};
+use crate::helpers::{id_of, make_gif, spawn_app, spawn_app_with, Backend, Client};
 
 crate::on_both_backends!(
     bad_json_bodies_are_refused_with_clear_errors,
@@ -15,6 +15,7 @@ crate::on_both_backends!(
     forms_without_the_gif_field_are_refused,
     unknown_api_paths_and_methods_get_json_errors,
     cross_site_writes_are_refused,
+    a_flooding_session_is_rate_limited_without_hurting_others,
 );
 
 /// Asserts status and error code, and that the body is our envelope.
@@ -297,4 +298,27 @@ async fn expect_continue_post(address: &str, path: &str, content_type: &str, len
     let status = text[9..12].parse().unwrap();
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     (status, body)
+}
+
+async fn a_flooding_session_is_rate_limited_without_hurting_others(backend: Backend) {
+    let app = spawn_app_with(backend, |c| {
+        c.rate_limit_burst = 4;
+        c.rate_limit_per_second = 0.2;
+    })
+    .await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "flood" })).await; // one write
+    let room = id_of(&room);
+    for i in 0..3 {
+        alice.say_ok(&room, &format!("ok {i}")).await;
+    }
+    let refused = alice.say(&room, "one too many").await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=5).contains(&retry_after), "{retry_after}");
+    assert_error(refused, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    let bob = app.client();
+    bob.join_ok(&room).await;
+    bob.say_ok(&room, "others still get through").await;
+    assert_eq!(message_count(&alice, &room).await, 6, "joined, 3 chats, bob joined, bob's chat");
+    assert!(alice.get("/api/me").await.status().is_success(), "reads are not limited");
 }

@@ -106,6 +106,8 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     config.reap_interval = Duration::from_millis(100);
     // Instances behind one proxy must share the secret, or each rejects the others' cookies.
     config.cookie_secret = Some("integration-tests-cookie-secret-0123456789".into());
+    // Most tests write faster than a person; the limits have their own test.
+    config.rate_limit_burst = 0;
     configure(&mut config);
     let database_url = config.database_url.clone();
     let app = Application::build(config).await.expect("app builds");
