@@ -76,6 +76,11 @@ pub struct Config {
     #[arg(long, env = "REAP_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub reap_interval: Duration,
 
+    /// How long a client may take to send a request's headers before its connection is
+    /// closed: bounds what a flood of half-open connections can hold.
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+
     /// Interval of the `: keep-alive` comments on event streams.
     #[arg(long, env = "KEEP_ALIVE", default_value = "15s", value_parser = humantime::parse_duration)]
     pub keep_alive: Duration,

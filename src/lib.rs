@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod realtime;
 pub mod rooms;
+mod server;
 pub mod state;
 pub mod storage;
 pub mod streams;
@@ -124,10 +125,10 @@ impl Application {
             tracing::info!("shutting down: closing streams and finishing requests");
             token.cancel();
         };
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         match self.tls.take() {
-            None => axum::serve(listener, service).with_graceful_shutdown(signal).await?,
+            None => server::serve_http1(listener, self.router, self.state.config.header_read_timeout, signal).await?,
             Some(tls) => {
+                let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
                 let handle = axum_server::Handle::new();
                 let stopper = handle.clone();
                 tokio::spawn(async move {

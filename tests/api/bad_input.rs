@@ -16,6 +16,7 @@ crate::on_both_backends!(
     unknown_api_paths_and_methods_get_json_errors,
     cross_site_writes_are_refused,
     a_flooding_session_is_rate_limited_without_hurting_others,
+    half_open_connections_are_closed_after_the_header_timeout,
 );
 
 /// Asserts status and error code, and that the body is our envelope.
@@ -321,4 +322,29 @@ async fn a_flooding_session_is_rate_limited_without_hurting_others(backend: Back
     bob.say_ok(&room, "others still get through").await;
     assert_eq!(message_count(&alice, &room).await, 6, "joined, 3 chats, bob joined, bob's chat");
     assert!(alice.get("/api/me").await.status().is_success(), "reads are not limited");
+}
+
+async fn half_open_connections_are_closed_after_the_header_timeout(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(backend, |c| c.header_read_timeout = std::time::Duration::from_millis(500)).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "slowloris" })).await;
+    let room = id_of(&room);
+    let mut stream = alice.room_events(&room, None).await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut stalled = Vec::new();
+    for _ in 0..100 {
+        let mut socket = tokio::net::TcpStream::connect(&host).await.unwrap();
+        socket.write_all(b"GET /api/rooms HTTP/1.1\r\nHost: x\r\n").await.unwrap(); // never finished
+        stalled.push(socket);
+    }
+    // The server still answers others meanwhile.
+    assert_eq!(alice.get("/api/rooms").await.status(), StatusCode::OK);
+    for mut socket in stalled {
+        let mut buf = Vec::new();
+        let closed = tokio::time::timeout(crate::helpers::WAIT, socket.read_to_end(&mut buf)).await;
+        assert!(closed.is_ok(), "a half-open connection was left open");
+    }
+    // An event stream idle longer than the header timeout is not a half-open connection.
+    let sent = alice.say_ok(&room, "still streaming").await;
+    assert_eq!(stream.next_messages(1).await, vec![sent]);
 }
