@@ -34,6 +34,16 @@ impl From<sqlx::Error> for StorageError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 Self::Unavailable(err.to_string())
             }
+            // SQLSTATE classes 08 (connection exception), 53 (insufficient resources) and 57
+            // (operator intervention: shutdown, pg_terminate_backend) mean "try again later",
+            // not a bug; SQLite's BUSY/LOCKED likewise.
+            sqlx::Error::Database(ref db)
+                if db.code().is_some_and(|code| {
+                    ["08", "53", "57"].iter().any(|class| code.starts_with(class)) || code == "5" || code == "6"
+                }) =>
+            {
+                Self::Unavailable(err.to_string())
+            }
             other => Self::Other(other.into()),
         }
     }
