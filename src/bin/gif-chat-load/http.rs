@@ -5,6 +5,8 @@
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     os::fd::AsRawFd,
+    sync::atomic::{AtomicU64, Ordering::Relaxed},
+    time::Duration,
 };
 
 use anyhow::{anyhow, bail, Context};
@@ -15,6 +17,17 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpSocket, TcpStream};
 
 pub const COOKIE_NAME: &str = "gif_chat_session";
+
+/// 429 answers seen (the server's write limits), by every connection of this run.
+pub static THROTTLED: AtomicU64 = AtomicU64::new(0);
+/// How often one request is retried after a 429 before it counts as failed.
+pub const MAX_THROTTLED_RETRIES: u32 = 30;
+
+/// How long a 429 asks to wait (`Retry-After` seconds, 1 s without one), at most 10 s.
+pub fn retry_after(reply: &Reply) -> Duration {
+    let seconds = reply.headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()?.trim().parse::<f64>().ok());
+    Duration::from_secs_f64(seconds.unwrap_or(1.0).clamp(0.05, 10.0))
+}
 
 /// Where the server listens: a loopback socket address and the `Host` header to send.
 #[derive(Debug, Clone)]
@@ -172,6 +185,26 @@ impl Conn {
         Ok(Reply { status: parts.status, headers: parts.headers, body })
     }
 
+    /// Like `call`, but waits out 429s (`Retry-After`) and tries again, a bounded number of times.
+    pub async fn call_patiently(
+        &mut self,
+        method: Method,
+        path: &str,
+        cookie: Option<&str>,
+        json: Option<Bytes>,
+    ) -> anyhow::Result<Reply> {
+        let mut attempts = 0;
+        loop {
+            let reply = self.call(method.clone(), path, cookie, json.clone()).await?;
+            if reply.status != StatusCode::TOO_MANY_REQUESTS || attempts >= MAX_THROTTLED_RETRIES {
+                return Ok(reply);
+            }
+            attempts += 1;
+            THROTTLED.fetch_add(1, Relaxed);
+            tokio::time::sleep(retry_after(&reply)).await;
+        }
+    }
+
     /// `GET /api/me` without a cookie: a fresh anonymous session.
     pub async fn new_session(&mut self) -> anyhow::Result<String> {
         let reply = self.call(Method::GET, "/api/me", None, None).await?;
@@ -183,9 +216,8 @@ impl Conn {
 
     /// `POST /api/rooms/{id}/join {}`.
     pub async fn join(&mut self, room: &str, cookie: &str) -> anyhow::Result<()> {
-        let reply = self
-            .call(Method::POST, &format!("/api/rooms/{room}/join"), Some(cookie), Some(Bytes::from_static(b"{}")))
-            .await?;
+        let path = format!("/api/rooms/{room}/join");
+        let reply = self.call_patiently(Method::POST, &path, Some(cookie), Some(Bytes::from_static(b"{}"))).await?;
         if reply.status != StatusCode::OK {
             bail!("join: {}", reply.describe());
         }

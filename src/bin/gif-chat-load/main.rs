@@ -83,7 +83,8 @@ pub struct Args {
     /// The server's process id: report its RSS and CPU time (from /proc).
     #[arg(long)]
     pub server_pid: Option<u32>,
-    /// Spread subscriber connections over source addresses 127.0.0.1..127.0.0.K.
+    /// Spread subscriber (and poster) connections over source addresses 127.0.0.1..127.0.0.K:
+    /// more ephemeral ports, and separate per-address write limits on the server.
     #[arg(long, default_value_t = 1)]
     pub source_addrs: u8,
     /// Bound on the whole run, in seconds.
@@ -256,14 +257,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
             .context("timed out creating rooms")??;
         seated.lock().expect("not poisoned").push(room.clone());
         for s in 0..args.subscribers {
-            let source = (args.source_addrs > 1).then(|| {
-                IpAddr::V4(Ipv4Addr::new(
-                    127,
-                    0,
-                    0,
-                    1 + ((r * args.subscribers + s) % args.source_addrs as usize) as u8,
-                ))
-            });
+            let source = source_addr(args.source_addrs, r * args.subscribers + s);
             let spec = subscriber::Spec { room: r, room_id: room.id.clone(), source };
             subscribers.push(tokio::spawn(subscriber::run(spec, ctx.clone())));
         }
@@ -351,11 +345,17 @@ async fn run(args: Args) -> anyhow::Result<Report> {
     Ok(report)
 }
 
+/// The source address of connection `i` with `--source-addrs k`: 127.0.0.(1 + i mod k), or
+/// the kernel's choice when k is 1.
+pub fn source_addr(k: u8, i: usize) -> Option<IpAddr> {
+    (k > 1).then(|| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (i % k as usize) as u8)))
+}
+
 /// A fresh session creates room `r`; it becomes the room's owner (and poster).
 async fn create_room(conn: &mut Conn, r: usize, max: u32, shared: &Shared) -> anyhow::Result<Arc<Room>> {
     let cookie = conn.new_session().await?;
     let body = serde_json::json!({ "title": format!("load {r}"), "max": max }).to_string();
-    let reply = conn.call(Method::POST, "/api/rooms", Some(&cookie), Some(Bytes::from(body))).await?;
+    let reply = conn.call_patiently(Method::POST, "/api/rooms", Some(&cookie), Some(Bytes::from(body))).await?;
     if reply.status != StatusCode::CREATED {
         bail!("creating room {r} with max {max}: {} (is MAX_ROOM_CAPACITY at least {max}?)", reply.describe());
     }

@@ -3,6 +3,7 @@
 
 use std::{
     collections::BTreeMap,
+    net::IpAddr,
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
         Arc, Mutex,
@@ -16,7 +17,7 @@ use tokio::time::{sleep_until, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    http::{Conn, Reply, Target},
+    http::{retry_after, Conn, Reply, Target, MAX_THROTTLED_RETRIES, THROTTLED},
     stats::{AtomicBits, Histogram},
     Args, Room, Shared,
 };
@@ -91,7 +92,9 @@ pub async fn post_all(
         rejoins: AtomicU64::new(0),
         timed_out: AtomicBool::new(false),
     });
-    let posters: Vec<_> = (0..args.posters).map(|_| tokio::spawn(poster(ctx.clone()))).collect();
+    let posters: Vec<_> = (0..args.posters)
+        .map(|i| tokio::spawn(poster(ctx.clone(), crate::source_addr(args.source_addrs, i))))
+        .collect();
     for handle in posters {
         let _ = handle.await;
     }
@@ -111,7 +114,7 @@ pub async fn post_all(
     }
 }
 
-async fn poster(ctx: Arc<Ctx>) {
+async fn poster(ctx: Arc<Ctx>, source: Option<IpAddr>) {
     let mut conn: Option<Conn> = None;
     loop {
         let g = ctx.next.fetch_add(1, Relaxed);
@@ -135,9 +138,10 @@ async fn poster(ctx: Arc<Ctx>) {
         let room = &ctx.rooms[r];
         let path = format!("/api/rooms/{}/messages", room.id);
         let mut rejoined = false;
+        let mut throttled = 0;
         loop {
             if conn.is_none() {
-                match timeout_at(ctx.deadline, Conn::open(&ctx.target, None)).await {
+                match timeout_at(ctx.deadline, Conn::open(&ctx.target, source)).await {
                     Ok(Ok(c)) => conn = Some(c),
                     Ok(Err(err)) => {
                         ctx.fail(format!("connect: {err:#}"));
@@ -171,6 +175,13 @@ async fn poster(ctx: Arc<Ctx>) {
                     ctx.ok_per_room[r].fetch_add(1, Relaxed);
                     ctx.posted.insert(g as usize);
                     room.renewed_ns.store(ctx.shared.now_ns(), Relaxed);
+                }
+                // The write limit: wait as told and send it again (the server stored nothing).
+                Ok(reply) if reply.status == StatusCode::TOO_MANY_REQUESTS && throttled < MAX_THROTTLED_RETRIES => {
+                    throttled += 1;
+                    THROTTLED.fetch_add(1, Relaxed);
+                    tokio::time::sleep_until((Instant::now() + retry_after(&reply)).min(ctx.deadline)).await;
+                    continue;
                 }
                 // The owner's seat lapsed (no post for the grace period): take it again, once.
                 Ok(reply)

@@ -235,6 +235,7 @@ impl Report {
                 "failed": self.posts.failures.values().sum::<u64>(),
                 "failures": self.posts.failures,
                 "owner_rejoins": self.posts.rejoins,
+                "throttled_429": crate::http::THROTTLED.load(std::sync::atomic::Ordering::Relaxed),
                 "seconds": (self.posts.seconds * 1000.0).round() / 1000.0,
                 "rate_per_s": (self.rate() * 10.0).round() / 10.0,
                 "latency_ms": self.posts.latency_ms,
@@ -320,6 +321,15 @@ impl Report {
             rows.push((
                 "other",
                 format!("misrouted {} · foreign {} · unexpected {}", d["misrouted"], d["foreign"], d["unexpected"]),
+            ));
+        }
+        if p["throttled_429"] != 0 {
+            rows.push((
+                "throttled",
+                format!(
+                    "{} × 429 waited out (RATE_LIMIT_BURST=0 on the server turns its limits off)",
+                    p["throttled_429"]
+                ),
             ));
         }
         if let Some(server) = &self.server {

@@ -17,6 +17,7 @@ pub fn raise_nofile_limit() -> Option<u64> {
             }
         }
     }
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every target
     Some(limit.rlim_cur as u64)
 }
 
