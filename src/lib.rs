@@ -93,7 +93,7 @@ impl Application {
             hub: Hub::new(config.room_channel_capacity, metrics.clone()),
             metrics,
             rate_limits: rate_limits(&config),
-            presence: Presence::new(store.clone(), config.presence_grace),
+            presence: Presence::new(store.clone(), config.presence_grace, shutdown.clone()),
             config: Arc::new(config),
             store,
             session_key,
@@ -139,6 +139,12 @@ impl Application {
             }
         }
         self.state.shutdown.cancel();
+        // Upgraded WebSocket sessions run outside the connection tracking; give them a moment
+        // to send their 1001 close frames before the process exits.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+        while self.state.metrics.open_streams() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         while self.tasks.join_next().await.is_some() {}
         Ok(())
     }

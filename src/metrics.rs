@@ -67,6 +67,11 @@ impl Metrics {
         StreamGauge { metrics: self.clone(), transport }
     }
 
+    /// Streams open now, all transports together.
+    pub fn open_streams(&self) -> i64 {
+        Transport::ALL.iter().map(|&t| self.of(t).open.load(Relaxed)).sum()
+    }
+
     pub fn delivered(&self, transport: Transport, bytes: usize) {
         let counters = self.of(transport);
         counters.events.fetch_add(1, Relaxed);

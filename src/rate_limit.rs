@@ -81,7 +81,8 @@ impl RateLimits {
         }
     }
 
-    fn check(&self, user: crate::domain::UserId, address: IpAddr) -> Result<(), Duration> {
+    /// Takes one write from the user's and the address's buckets, or says how long to wait.
+    pub fn check(&self, user: crate::domain::UserId, address: IpAddr) -> Result<(), Duration> {
         let Some(inner) = &self.inner else { return Ok(()) };
         let now = Instant::now();
         let mut buckets = inner.lock().unwrap();

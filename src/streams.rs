@@ -2,11 +2,11 @@
 //! (SSE, WebSocket, long-polling). What flows through them is the realtime layer's business;
 //! the rules here are the same whatever carries the events.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use axum::{
     body::Body,
-    extract::{ws::WebSocketUpgrade, State},
+    extract::{ws::WebSocketUpgrade, ConnectInfo, State},
     http::{header, HeaderMap},
     response::{IntoResponse, Response},
     routing::get,
@@ -104,14 +104,18 @@ async fn room_socket(
     identity: Identity,
     RoomPath(room): RoomPath,
     ApiQuery(query): ApiQuery<ResumeQuery>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let resume = resume_point(&HeaderMap::new(), query)?;
+    let address = crate::demo::client_address(peer, &headers, state.config.trust_proxy);
+    let address = address.parse().unwrap_or(peer.ip());
     let (feed, presence) = open_room(&state, &identity, room, resume, state.config.presence_lease).await?;
     Ok(upgrade
         .max_message_size(WS_MAX_MESSAGE)
         .read_buffer_size(WS_READ_BUFFER)
-        .on_upgrade(move |socket| ws::serve_room(socket, state, identity, room, feed, presence)))
+        .on_upgrade(move |socket| ws::serve_room(socket, state, identity, address, room, feed, presence)))
 }
 
 async fn lobby_socket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Result<Response, ApiError> {

@@ -1,5 +1,6 @@
 // Shared helpers for the gif-chat pages: JSON fetch, GIF upload, error display,
-// safe DOM building, the live-stream wrapper and the room password dialog.
+// safe DOM building, the live transports (SSE, WebSocket, long-polling) and the room password
+// dialog.
 //
 // Everything user-supplied is put into the page with textContent / text nodes only:
 // the CSP forbids inline scripts, and we never want to parse user data as HTML.
@@ -215,6 +216,19 @@ const CONNECTION_LABELS = {
   offline: 'Offline',
 };
 
+/** The room page's live transports: the value kept in localStorage → what people read. */
+export const TRANSPORT_LABELS = {
+  sse: 'SSE',
+  ws: 'WebSocket',
+  poll: 'Polling',
+};
+
+const TRANSPORT_TITLES = {
+  sse: 'Server-Sent Events',
+  ws: 'WebSocket',
+  poll: 'long-polling',
+};
+
 /** Updates `#connection`: data-state is what tests read, the label is what people read. */
 export function setConnectionState(state) {
   const indicator = document.getElementById('connection');
@@ -222,7 +236,26 @@ export function setConnectionState(state) {
   indicator.dataset.state = state;
   const label = indicator.querySelector('.connection-label');
   if (label) label.textContent = CONNECTION_LABELS[state] ?? state;
-  indicator.title = `Connection: ${CONNECTION_LABELS[state] ?? state}`;
+  updateConnectionTitle(indicator);
+}
+
+/**
+ * Says which transport carries the page's events: `data-transport` on `#connection` (for
+ * tests and CSS) and its short name in `.connection-transport` (for people).
+ */
+export function setConnectionTransport(transport) {
+  const indicator = document.getElementById('connection');
+  if (!indicator) return;
+  indicator.dataset.transport = transport;
+  const label = indicator.querySelector('.connection-transport');
+  if (label) label.textContent = TRANSPORT_LABELS[transport] ?? transport;
+  updateConnectionTitle(indicator);
+}
+
+function updateConnectionTitle(indicator) {
+  const { state, transport } = indicator.dataset;
+  const over = TRANSPORT_TITLES[transport] ? ` (over ${TRANSPORT_TITLES[transport]})` : '';
+  indicator.title = `Connection: ${CONNECTION_LABELS[state] ?? state}${over}`;
 }
 
 // Delays before the page itself reopens a stream the browser gave up on.
@@ -331,6 +364,350 @@ export class LiveStream {
       if (!proceed || this.stopped) return;
     }
     this.open();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// WebSocket and long-polling: the same room events over the other two transports
+// ---------------------------------------------------------------------------
+
+/** Exponential back-off for reconnecting: 1 s, 2 s, 4 s, 8 s, then 15 s, each ±25 % jitter. */
+export function backoffDelay(attempt) {
+  const base = Math.min(15_000, 1000 * 2 ** Math.min(attempt, 4));
+  return Math.round(base * (0.75 + Math.random() * 0.5));
+}
+
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    if (signal?.aborted) {
+      resolve();
+      return;
+    }
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
+
+/** The error codes a WebSocket error frame may carry, with the status REST gives them. */
+const WS_ERROR_STATUS = {
+  kicked: 403,
+  not_a_member: 403,
+  room_not_found: 404,
+  payload_too_large: 413,
+  invalid_text: 422,
+  invalid_user: 422,
+  not_in_room: 422,
+};
+
+/** How long a chat sent over the socket waits for its `ack` or `error` frame. */
+const WS_REPLY_TIMEOUT_MS = 15_000;
+
+/**
+ * A room WebSocket that the page keeps alive: `/api/rooms/{id}/ws?after=<cursor>`, whose
+ * text frames are `{"event", "id"?, "data"}` with the same names and JSON as the SSE stream.
+ * It reconnects with back-off after any close it did not ask for (1001: the server is
+ * restarting), resuming from `url()`; a socket that never opened may have been refused
+ * (room full, removed, deleted: a WebSocket cannot see the HTTP status), so `beforeReopen`
+ * runs before the next try, as for LiveStream.
+ *
+ * It also carries chats: `sendChat({text, to?})` → Promise of the stored Message (from the
+ * `ack` frame), rejected with ApiError for an `error` frame; null while the socket is not open.
+ *
+ * Options as LiveStream: url() → string, events: { name: (data, {lastEventId}) => void },
+ * beforeReopen?: async () => boolean.
+ */
+export class RoomSocket {
+  constructor({ url, events, beforeReopen }) {
+    this.url = url;
+    this.events = events;
+    this.beforeReopen = beforeReopen;
+    /** The current connection: { socket, pending: Map(ref → {resolve, reject, timer}) }. */
+    this.conn = null;
+    this.timer = null;
+    this.attempt = 0;
+    this.stopped = true;
+    this.nextRef = 0;
+    window.addEventListener('online', () => this.reopenNow());
+    window.addEventListener('offline', () => {
+      if (!this.stopped) setConnectionState('offline');
+    });
+  }
+
+  open() {
+    this.release();
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.stopped = false;
+    this.attempt = 0;
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.release();
+  }
+
+  /** True while frames can be sent. */
+  isOpen() {
+    return Boolean(this.conn && this.conn.socket.readyState === WebSocket.OPEN);
+  }
+
+  /** Sends a chat (a whisper with `to`); null when the socket is not open right now. */
+  sendChat({ text, to }) {
+    if (!this.isOpen()) return null;
+    const { conn } = this;
+    this.nextRef += 1;
+    const ref = this.nextRef;
+    const frame = to ? { type: 'chat', text, to, ref } : { type: 'chat', text, ref };
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        settle(conn, ref, () => reject(new ApiError(0, 'network_error',
+          'The server did not confirm the message in time. It may still have been sent.')));
+      }, WS_REPLY_TIMEOUT_MS);
+      conn.pending.set(ref, { resolve, reject, timer });
+      conn.socket.send(JSON.stringify(frame));
+    });
+  }
+
+  reopenNow() {
+    if (this.stopped || this.conn) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.attempt = 0;
+    this.reopen(false);
+  }
+
+  connect() {
+    setConnectionState('reconnecting');
+    const socket = new WebSocket(this.url());
+    const conn = { socket, pending: new Map(), released: false };
+    this.conn = conn;
+    let opened = false;
+    socket.addEventListener('open', () => {
+      if (conn.released) {
+        // Let go of while connecting: closing it before it opened would make Chrome log an error.
+        socket.close(1000, 'transport switched');
+        return;
+      }
+      opened = true;
+      this.attempt = 0;
+      setConnectionState('connected');
+    });
+    socket.addEventListener('message', (event) => {
+      if (typeof event.data === 'string') this.handleFrame(conn, event.data);
+    });
+    // `error` is always followed by `close`, which handles both.
+    socket.addEventListener('close', () => {
+      failPending(conn, 'The connection closed before the server confirmed the message. It may still have been sent.');
+      if (conn !== this.conn) return; // one we let go of
+      this.conn = null;
+      if (this.stopped) return;
+      this.scheduleReopen(!opened);
+    });
+  }
+
+  /** Replies go to whoever waits for them, even on a socket let go of; events only from the current one. */
+  handleFrame(conn, text) {
+    const frame = parseJson(text);
+    if (!frame || typeof frame.event !== 'string') return;
+    const data = frame.data ?? null;
+    if (frame.event === 'ack' || frame.event === 'error') {
+      const ref = data?.ref;
+      settle(conn, ref, (waiting) => {
+        if (frame.event === 'ack') waiting.resolve(data.message);
+        else waiting.reject(new ApiError(WS_ERROR_STATUS[data.error] ?? 400, data.error, data.message || data.error));
+      });
+      return;
+    }
+    if (conn !== this.conn || conn.released) return;
+    const handler = this.events[frame.event];
+    if (handler) handler(data, { lastEventId: frame.id === undefined || frame.id === null ? '' : String(frame.id) });
+  }
+
+  /**
+   * Lets go of the current socket: it delivers no more events. It is closed once it has
+   * opened and the chats sent over it have their replies (or time out), so switching
+   * transports never turns a sent chat into a false "not sent" error.
+   */
+  release() {
+    const { conn } = this;
+    this.conn = null;
+    if (!conn) return;
+    conn.released = true;
+    if (conn.socket.readyState === WebSocket.OPEN && conn.pending.size === 0) {
+      conn.socket.close(1000, 'transport switched');
+    }
+    // CONNECTING: closed by its `open` listener; OPEN with replies due: by `settle`.
+  }
+
+  scheduleReopen(refused) {
+    if (this.stopped || this.timer) return;
+    const delay = backoffDelay(this.attempt);
+    this.attempt += 1;
+    setConnectionState(navigator.onLine === false || this.attempt > 2 ? 'offline' : 'reconnecting');
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.reopen(refused);
+    }, delay);
+  }
+
+  async reopen(refused) {
+    if (this.stopped) return;
+    if (refused && this.beforeReopen) {
+      let proceed;
+      try {
+        proceed = await this.beforeReopen();
+      } catch {
+        if (this.stopped) return;
+        setConnectionState('offline');
+        this.scheduleReopen(true);
+        return;
+      }
+      if (!proceed || this.stopped) return;
+    }
+    if (this.conn) return; // opened meanwhile (reopenNow)
+    this.connect();
+  }
+}
+
+/** Hands the reply for `ref` to `fn`; closes a let-go socket once nothing waits on it. */
+function settle(conn, ref, fn) {
+  const waiting = conn.pending.get(ref);
+  if (!waiting) return; // not ours (an error frame without ref); nothing waits for it
+  conn.pending.delete(ref);
+  clearTimeout(waiting.timer);
+  fn(waiting);
+  if (conn.released && conn.pending.size === 0 && conn.socket.readyState === WebSocket.OPEN) {
+    conn.socket.close(1000, 'transport switched');
+  }
+}
+
+function failPending(conn, message) {
+  for (const { reject, timer } of conn.pending.values()) {
+    clearTimeout(timer);
+    reject(new ApiError(0, 'network_error', message));
+  }
+  conn.pending.clear();
+}
+
+/**
+ * Long-polling: `GET url()&wait=<s>` in a loop, each answer `{"messages": [...]}`. Only
+ * messages travel this way (no member lists, no kicked or room-deleted events): a 403
+ * `kicked` or 404 `room_not_found` answer calls `onGone(error)` instead. The first request
+ * of a run asks with wait=0, so the indicator turns "connected" at once, not after a 25 s
+ * wait; network failures and 5xx answers are retried with back-off, other refusals go
+ * through `beforeReopen` (the room page re-joins, and shows "room full" and the like).
+ *
+ * Options: url() → string with `?after=` (called for every request), onMessage(message,
+ * {lastEventId}), onGone(ApiError), beforeReopen?: async () => boolean, wait (seconds).
+ */
+export class LongPoll {
+  constructor({ url, onMessage, onGone, beforeReopen, wait = 25 }) {
+    this.url = url;
+    this.onMessage = onMessage;
+    this.onGone = onGone;
+    this.beforeReopen = beforeReopen;
+    this.wait = wait;
+    this.controller = null;
+    this.stopped = true;
+    window.addEventListener('online', () => this.wake?.());
+    window.addEventListener('offline', () => {
+      if (!this.stopped) setConnectionState('offline');
+    });
+  }
+
+  open() {
+    this.stop();
+    this.stopped = false;
+    this.controller = new AbortController();
+    this.loop(this.controller.signal);
+  }
+
+  stop() {
+    this.stopped = true;
+    if (this.controller) this.controller.abort();
+    this.controller = null;
+  }
+
+  async loop(signal) {
+    let attempt = 0;
+    let quick = true; // wait=0: the first request of a run, and the one after a failure
+    setConnectionState('reconnecting');
+    // Waits out a back-off; the browser coming back online cuts it short.
+    const backOff = async () => {
+      const cut = new AbortController();
+      const wake = () => cut.abort();
+      this.wake = wake;
+      signal.addEventListener('abort', wake);
+      await sleep(backoffDelay(attempt), cut.signal);
+      signal.removeEventListener('abort', wake);
+      if (this.wake === wake) this.wake = null;
+      attempt += 1;
+      quick = true;
+    };
+    while (!signal.aborted) {
+      const wait = quick ? 0 : this.wait;
+      const askedAt = Date.now();
+      let response;
+      let data;
+      try {
+        response = await fetch(`${this.url()}&wait=${wait}`, {
+          signal,
+          cache: 'no-store',
+          credentials: 'same-origin',
+          headers: { Accept: 'application/json' },
+        });
+        data = await response.json().catch(() => null);
+      } catch {
+        if (signal.aborted) return;
+        setConnectionState(navigator.onLine === false || attempt > 1 ? 'offline' : 'reconnecting');
+        await backOff();
+        continue;
+      }
+      if (signal.aborted) return;
+
+      if (!response.ok) {
+        const error = toApiError(response.status, data);
+        if (error.code === 'kicked' || error.code === 'room_not_found') {
+          this.stop();
+          this.onGone(error);
+          return;
+        }
+        if (response.status >= 500 || response.status === 429 || !this.beforeReopen) {
+          setConnectionState(attempt > 1 ? 'offline' : 'reconnecting');
+          await backOff();
+          continue;
+        }
+        // Refused (room full, not a member any more): joining again says why, or fixes it.
+        setConnectionState('reconnecting');
+        let proceed;
+        try {
+          proceed = await this.beforeReopen();
+        } catch {
+          proceed = true; // network trouble: keep trying
+        }
+        if (!proceed || signal.aborted) return;
+        await backOff();
+        continue;
+      }
+
+      attempt = 0;
+      setConnectionState('connected');
+      const messages = Array.isArray(data?.messages) ? data.messages : [];
+      for (const message of messages) {
+        if (signal.aborted) return;
+        if (message && typeof message === 'object') this.onMessage(message, { lastEventId: String(message.id ?? '') });
+      }
+      // A long wait answered early and empty: the server is shutting down, or the room is
+      // going away (the next answer says so). Pause a moment rather than spin.
+      if (!quick && messages.length === 0 && Date.now() - askedAt < 1000) await sleep(1000, signal);
+      quick = false;
+    }
   }
 }
 

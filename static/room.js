@@ -1,10 +1,12 @@
-// A chat room: join, show history, stream new messages, send text and GIFs; the member list
+// A chat room: join, show history, follow new messages (over SSE, a WebSocket or long-polling,
+// picked with the switch in the header), send text and GIFs; the member list
 // with whispers and the owner's actions (remove a member, hand the room on).
 
 import {
-  ApiError, LiveStream, MAX_GIF_BYTES, api, askPassword, clearError, formatBytes, h,
-  installGlobalErrorHandler, joinRoom, prefersReducedMotion, readableColor, renderIdentity,
-  setConnectionState, showError, timeElement, uploadGif,
+  ApiError, LiveStream, LongPoll, MAX_GIF_BYTES, RoomSocket, TRANSPORT_LABELS, api, askPassword,
+  clearError, formatBytes, h, installGlobalErrorHandler, joinRoom, prefersReducedMotion,
+  readableColor, renderIdentity, setConnectionState, setConnectionTransport, showError,
+  timeElement, uploadGif,
 } from '/api.js';
 
 const HISTORY_PAGE = 50;
@@ -15,6 +17,12 @@ const TOP_SLACK = 150;
 /** Largest box a GIF is drawn in; CSS max-width scales it down, keeping its aspect ratio. */
 const GIF_MAX_WIDTH = 400;
 const GIF_MAX_HEIGHT = 320;
+/** Where the chosen transport (sse, ws, poll) is remembered, per browser. */
+const TRANSPORT_KEY = 'gifchat.transport';
+/** Seconds a long poll waits for something new. */
+const POLL_WAIT_S = 25;
+/** While polling (no member lists), the header count is re-read this often. */
+const POLL_ROOM_REFRESH_MS = 30_000;
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -57,6 +65,8 @@ const els = {
   confirmText: $('confirm-text'),
   confirmOk: $('confirm-ok'),
   confirmCancel: $('confirm-cancel'),
+  transportSwitch: $('transport-switch'),
+  membersNote: $('members-note'),
 };
 
 const DEFAULT_PLACEHOLDER = els.text.placeholder;
@@ -92,23 +102,64 @@ const state = {
   confirmResolve: null,
 };
 
-const stream = new LiveStream({
+/** What the SSE stream and the WebSocket deliver: the same event names and JSON. */
+const STREAM_EVENTS = {
+  chat: onStreamMessage,
+  gif: onStreamMessage,
+  system: onStreamMessage,
+  whisper: onStreamMessage,
+  members: onMembers,
+  kicked: onKicked,
+  'room-deleted': onRoomDeleted,
+  resync: onResync,
+};
+
+/**
+ * The three ways of receiving the room's events. Each resumes after `state.cursor`, so
+ * switching from one to another (stop the old, open the new) misses nothing, and what
+ * both deliver is shown once (insertMessage skips ids already shown).
+ */
+const transports = {
   // Always resume after what we have; the browser's own Last-Event-ID header wins over it.
-  url: () => `${roomPath}/events?after=${state.cursor}`,
-  events: {
-    chat: onStreamMessage,
-    gif: onStreamMessage,
-    system: onStreamMessage,
-    whisper: onStreamMessage,
-    members: onMembers,
-    kicked: onKicked,
-    'room-deleted': onRoomDeleted,
-    resync: onResync,
+  sse: new LiveStream({
+    url: () => `${roomPath}/events?after=${state.cursor}`,
+    events: STREAM_EVENTS,
+    beforeReopen: rejoinBeforeReopen,
+  }),
+  ws: new RoomSocket({
+    url: () => `${location.protocol === 'https:' ? 'wss://' : 'ws://'}${location.host}${roomPath}/ws?after=${state.cursor}`,
+    events: STREAM_EVENTS,
+    beforeReopen: rejoinBeforeReopen,
+  }),
+  poll: new LongPoll({
+    url: () => `${roomPath}/messages?after=${state.cursor}`,
+    wait: POLL_WAIT_S,
+    onMessage: onStreamMessage,
+    onGone: (error) => (error.code === 'kicked' ? onKicked() : onRoomDeleted()),
+    beforeReopen: rejoinBeforeReopen,
+  }),
+};
+
+/** The live feed of the page: whichever transport is chosen, behind one open/stop. */
+const stream = {
+  name: storedTransport(),
+  get current() {
+    return transports[this.name];
   },
-  beforeReopen: rejoinBeforeReopen,
-});
+  get running() {
+    return !this.current.stopped;
+  },
+  open() {
+    for (const [name, transport] of Object.entries(transports)) if (name !== this.name) transport.stop();
+    this.current.open();
+  },
+  stop() {
+    for (const transport of Object.values(transports)) transport.stop();
+  },
+};
 
 installGlobalErrorHandler(els.composerError);
+setUpTransportSwitch();
 setUpComposer();
 setUpGifs();
 setUpScrolling();
@@ -225,6 +276,7 @@ async function rejoinBeforeReopen() {
 
 function renderRoomHeader(room) {
   state.room = room;
+  if (!membersAreLive()) applyOwner(room.owner);
   els.title.textContent = room.title;
   document.title = `${room.title} — gif-chat`;
   renderMemberCount();
@@ -233,23 +285,29 @@ function renderRoomHeader(room) {
 /** "n/max members": n from the live member list once there is one, else from the Room. */
 function renderMemberCount() {
   if (!state.room) return;
-  const count = state.members ? state.members.length : state.room.members;
+  const count = membersAreLive() ? state.members.length : state.room.members;
   els.members.textContent = `${count}/${state.room.max} members`;
 }
 
 // The room stream carries no member counts; system messages (joins, leaves) mean the count
 // changed, so re-read the room shortly after a burst of them.
 let refreshTimer = null;
-function scheduleRoomRefresh() {
+function scheduleRoomRefresh(delay = 400) {
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(async () => {
     try {
-      renderRoomHeader(await api(roomPath));
+      const room = await api(roomPath);
+      if (els.chat.dataset.state === 'ready') renderRoomHeader(room);
     } catch {
-      // Keep the old count; a deleted room announces itself with room-deleted.
+      // Keep the old count; a deleted room announces itself (room-deleted, or a 404 poll).
     }
-  }, 400);
+  }, delay);
 }
+
+// Long-polling carries messages only: keep the count (and the owner) from going stale.
+setInterval(() => {
+  if (stream.name === 'poll' && stream.running && !document.hidden) scheduleRoomRefresh(0);
+}, POLL_ROOM_REFRESH_MS);
 
 /** loading → ready, or blocked (cannot enter) / deleted; CSS shows and hides parts by it. */
 function setChatState(value) {
@@ -325,15 +383,16 @@ function setHasOlder(value) {
 }
 
 function onStreamMessage(message, event) {
-  const id = Number(event.lastEventId) || message.id;
+  const id = Number(event?.lastEventId) || Number(message.id) || 0;
   state.cursor = Math.max(state.cursor, id);
   showLive(message);
-  // The member list keeps the header count current; without one yet, re-read the room.
-  if (message.kind === 'system' && !state.members) scheduleRoomRefresh();
+  // The member list keeps the header count current; without a live one, re-read the room.
+  if (message.kind === 'system' && !membersAreLive()) scheduleRoomRefresh();
 }
 
 function onRoomDeleted() {
   stream.stop(); // the server ends the stream; without this the browser would reconnect
+  clearTimeout(refreshTimer);
   setConnectionState('offline');
   setChatState('deleted');
   showNotice('This room was deleted', 'Nobody can post here any more.', { blocking: false });
@@ -352,6 +411,7 @@ function onKicked() {
 /** `kicked`: removed while here (history stays); `blocked`: refused on entering. */
 function showKickedNotice(chatState) {
   stream.stop();
+  clearTimeout(refreshTimer);
   setChatState(chatState);
   els.members.textContent = ''; // no longer ours to count
   showNotice(
@@ -376,6 +436,80 @@ async function onResync() {
   } catch (error) {
     showEnterError(error);
   }
+}
+
+// ---------------------------------------------------------------------------
+// Transport switch: SSE · WebSocket · Polling
+// ---------------------------------------------------------------------------
+
+/** The remembered choice; SSE unless this browser picked another one before. */
+function storedTransport() {
+  try {
+    const saved = localStorage.getItem(TRANSPORT_KEY);
+    if (Object.hasOwn(TRANSPORT_LABELS, saved ?? '')) return saved;
+  } catch {
+    // Storage blocked (privacy settings): the default, and nothing remembered.
+  }
+  return 'sse';
+}
+
+function rememberTransport(name) {
+  try {
+    localStorage.setItem(TRANSPORT_KEY, name);
+  } catch {
+    // Not remembered; it still applies to this page.
+  }
+}
+
+function setUpTransportSwitch() {
+  els.transportSwitch.addEventListener('click', (event) => {
+    const button = event.target.closest('button[data-transport]');
+    if (button) switchTransport(button.dataset.transport);
+  });
+  renderTransport();
+}
+
+/** The pressed button, the indicator's transport and the member-list note follow the choice. */
+function renderTransport() {
+  for (const button of els.transportSwitch.querySelectorAll('button[data-transport]')) {
+    button.setAttribute('aria-pressed', String(button.dataset.transport === stream.name));
+  }
+  els.transportSwitch.dataset.active = stream.name;
+  setConnectionTransport(stream.name);
+  els.membersNote.hidden = stream.name !== 'poll';
+}
+
+/**
+ * Stops the running transport and starts the chosen one from the same cursor: the new one
+ * replays everything after it, and ids already shown are skipped, so nothing is missed or
+ * doubled. When no transport runs (still entering, kicked, deleted), only the choice
+ * changes; whatever opens the stream later opens the chosen one.
+ */
+function switchTransport(name) {
+  if (!Object.hasOwn(TRANSPORT_LABELS, name) || name === stream.name) return;
+  const wasRunning = stream.running;
+  stream.stop();
+  stream.name = name;
+  rememberTransport(name);
+  renderTransport();
+  renderMemberCount();
+  if (!wasRunning) return;
+  stream.open();
+  // Polling brings no member lists: start from a fresh count (and owner).
+  if (name === 'poll') scheduleRoomRefresh(0);
+}
+
+/** Member lists arrive over SSE and the WebSocket only; polling has counts from the room. */
+function membersAreLive() {
+  return Boolean(state.members) && stream.name !== 'poll';
+}
+
+/** While polling, a hand-over shows in the room's owner: move the crown in our old list. */
+function applyOwner(owner) {
+  if (!state.members || typeof owner?.id !== 'string') return;
+  if (state.members.every((m) => Boolean(m.owner) === (m.id === owner.id))) return;
+  state.members = state.members.map((m) => ({ ...m, owner: m.id === owner.id }));
+  renderMembers();
 }
 
 // ---------------------------------------------------------------------------
@@ -553,7 +687,7 @@ async function sendText() {
   clearError(els.composerError);
   try {
     const body = to ? { text, to: to.id } : { text };
-    const message = await withSeat(() => api(`${roomPath}/messages`, { method: 'POST', body }));
+    const message = await withSeat(() => postText(body));
     // Only now is the text safe to drop; on failure it stays for another try.
     els.text.value = '';
     growTextarea();
@@ -565,6 +699,19 @@ async function sendText() {
     setSending(false);
     if (!els.text.disabled) els.text.focus();
   }
+}
+
+/**
+ * With the WebSocket transport, a chat (or whisper) goes over the socket and its `ack` frame
+ * answers like REST's 201, an `error` frame like an error status. While the socket is
+ * between connections, REST still delivers it rather than refusing to send.
+ */
+function postText(body) {
+  if (stream.name === 'ws') {
+    const sent = transports.ws.sendChat(body);
+    if (sent) return sent;
+  }
+  return api(`${roomPath}/messages`, { method: 'POST', body });
 }
 
 function isKicked(error) {

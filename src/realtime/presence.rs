@@ -10,6 +10,7 @@ use std::{
 };
 
 use chrono::Utc;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     domain::{RoomId, UserId},
@@ -25,11 +26,15 @@ struct PresenceInner {
     streams: Mutex<HashMap<(RoomId, UserId), usize>>,
     store: Arc<dyn Store>,
     grace: Duration,
+    shutdown: CancellationToken,
 }
 
 impl Presence {
-    pub fn new(store: Arc<dyn Store>, grace: Duration) -> Self {
-        Self { inner: Arc::new(PresenceInner { streams: Mutex::default(), store, grace }) }
+    /// After `shutdown`, closing streams leave seats on their lease instead of the short
+    /// grace period: the clients will reconnect (here after a restart, or to another
+    /// instance), and a deploy slower than the grace period must not empty every room.
+    pub fn new(store: Arc<dyn Store>, grace: Duration, shutdown: CancellationToken) -> Self {
+        Self { inner: Arc::new(PresenceInner { streams: Mutex::default(), store, grace, shutdown }) }
     }
 
     /// Records one more open stream; dropping the guard records its end.
@@ -59,6 +64,9 @@ impl Presence {
         }
         streams.remove(&(room, user));
         drop(streams);
+        if self.inner.shutdown.is_cancelled() {
+            return;
+        }
         let store = self.inner.store.clone();
         let expires = Utc::now() + self.inner.grace;
         // Drop cannot await; the write is small and its failure only means the seat lives

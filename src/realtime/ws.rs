@@ -3,7 +3,7 @@
 //! send chats over it and get an acknowledgement or an error frame with REST's error codes.
 //! The server pings idle connections and drops ones that stop answering.
 
-use std::{sync::Arc, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use serde::Deserialize;
@@ -73,6 +73,7 @@ pub async fn serve_room(
     mut socket: WebSocket,
     state: AppState,
     identity: Identity,
+    address: IpAddr,
     room: RoomId,
     mut feed: RoomFeed,
     _presence: PresenceGuard,
@@ -107,7 +108,7 @@ pub async fn serve_room(
                 let Some(Ok(message)) = incoming else { return };
                 liveness.heard();
                 let answer = match message {
-                    Message::Text(text) => Some(handle_client_text(&state, &identity, room, &text).await),
+                    Message::Text(text) => Some(handle_client_text(&state, &identity, address, room, &text).await),
                     Message::Binary(_) => Some(error_reply("unsupported_frame", "send JSON text frames, not binary", None)),
                     Message::Close(_) => return finish_close(&mut socket).await,
                     Message::Ping(_) | Message::Pong(_) => None,
@@ -130,7 +131,13 @@ pub async fn serve_room(
     }
 }
 
-async fn handle_client_text(state: &AppState, identity: &Identity, room: RoomId, text: &str) -> Message {
+async fn handle_client_text(
+    state: &AppState,
+    identity: &Identity,
+    address: IpAddr,
+    room: RoomId,
+    text: &str,
+) -> Message {
     if text.len() > MAX_CLIENT_TEXT {
         return error_reply("payload_too_large", &format!("frames are limited to {MAX_CLIENT_TEXT} bytes"), None);
     }
@@ -139,6 +146,13 @@ async fn handle_client_text(state: &AppState, identity: &Identity, room: RoomId,
         Err(err) => return error_reply("invalid_json", &format!("the frame is not the JSON expected: {err}"), None),
     };
     match frame.kind.as_str() {
+        // The handshake was a GET, which the HTTP write limit lets through: chats over the
+        // socket take from the same buckets as REST posts.
+        "chat" if let Err(wait) = state.rate_limits.check(identity.id, address) => {
+            state.metrics.rejected("rate_limited");
+            let seconds = wait.as_secs().max(1);
+            error_reply("rate_limited", &format!("too many requests; try again in {seconds} s"), frame.reference)
+        }
         "chat" => match post_text(state, identity, room, &frame.text, frame.to.as_deref()).await {
             Ok(message) => reply("ack", json!({ "ref": frame.reference, "id": message.id, "message": message })),
             Err(err) => api_error_reply(err, frame.reference),

@@ -5,7 +5,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    id_of, next_frame_named, next_socket_messages, spawn_app, spawn_second_instance, texts, Backend, Client,
+    id_of, next_frame_named, next_socket_messages, spawn_app, spawn_app_with, spawn_second_instance, texts, Backend,
+    Client,
 };
 
 /// The same browser (cookie jar) talking to another instance, as a proxy without sticky
@@ -116,4 +117,20 @@ async fn nothing_is_lost_when_the_listen_connection_is_killed() {
 
     let got = bob_events.next_messages(2).await;
     assert_eq!(texts(&got), texts(&[during, after]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_slower_than_the_grace_period_keeps_rooms_and_members() {
+    let mut a = spawn_app_with(Backend::Postgres, |c| c.presence_grace = std::time::Duration::from_millis(300)).await;
+    let (alice, room) = a.room_with_owner(json!({ "title": "survives deploys" })).await;
+    let room = id_of(&room);
+    let _stream = alice.room_events(&room, None).await;
+    a.stop().await; // SIGTERM: the stream ends, but the seat keeps its lease
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await; // a slow deploy
+    let b = spawn_second_instance(&a).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await; // reapers have run
+    let alice = via(&alice, &b);
+    let room_now: Value = alice.get(&format!("/api/rooms/{room}")).await.json().await.unwrap();
+    assert_eq!(room_now["members"], 1, "{room_now}");
+    alice.say_ok(&room, "still mine").await;
 }

@@ -7,7 +7,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{id_of, next_frame, next_frame_named, next_socket_messages, spawn_app, texts, Backend};
+use crate::helpers::{
+    id_of, next_frame, next_frame_named, next_socket_messages, spawn_app, spawn_app_with, texts, Backend,
+};
 
 crate::on_both_backends!(
     a_chat_reaches_sse_websocket_and_polling_alike,
@@ -18,6 +20,7 @@ crate::on_both_backends!(
     bad_websocket_input_gets_error_frames_and_the_socket_stays_open,
     websocket_handshakes_apply_the_same_access_rules,
     the_lobby_socket_lists_rooms_then_changes,
+    chats_over_a_websocket_share_the_write_limit,
 );
 
 async fn a_chat_reaches_sse_websocket_and_polling_alike(backend: Backend) {
@@ -191,4 +194,30 @@ async fn the_lobby_socket_lists_rooms_then_changes(backend: Backend) {
     let created = next_frame_named(&mut socket, "room-created").await;
     assert_eq!(created["data"], room);
     assert!(created.get("id").is_none(), "lobby events are outside any sequence");
+}
+
+async fn chats_over_a_websocket_share_the_write_limit(backend: Backend) {
+    let app = spawn_app_with(backend, |c| {
+        c.rate_limit_burst = 3;
+        c.rate_limit_per_second = 0.1;
+    })
+    .await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "ws flood" })).await; // one write
+    let room = id_of(&room);
+    let mut socket = alice.socket(&format!("/api/rooms/{room}/ws")).await.unwrap();
+    let mut replies = Vec::new();
+    for i in 0..3 {
+        let frame = json!({ "type": "chat", "text": format!("flood {i}") });
+        socket.send(Message::Text(frame.to_string().into())).await.unwrap();
+        loop {
+            let reply = next_frame(&mut socket).await;
+            if matches!(reply["event"].as_str(), Some("ack" | "error")) {
+                replies.push(reply);
+                break;
+            }
+        }
+    }
+    let events: Vec<_> = replies.iter().map(|r| r["event"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(events, ["ack", "ack", "error"]);
+    assert_eq!(replies[2]["data"]["error"], "rate_limited");
 }
