@@ -37,6 +37,11 @@ pub struct Config {
     #[arg(long, env = "TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// Mark the session cookie `Secure` even though this process serves plain HTTP: set it
+    /// behind a proxy that terminates TLS. (With `--tls-cert` cookies are always `Secure`.)
+    #[arg(long, env = "SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+
     /// Folder served at `/` (the front-end).
     #[arg(long, env = "STATIC_DIR", default_value = "static")]
     pub static_dir: PathBuf,

@@ -69,7 +69,7 @@ pub async fn identify(State(state): State<AppState>, mut request: Request, next:
     let mut response = next.run(request).await;
     let reissue = response.extensions_mut().remove::<ReissueCookie>().map(|r| r.0);
     if let Some(identity) = reissue.or(is_fresh.then_some(identity)) {
-        let secure = if state.config.is_tls() { "; Secure" } else { "" };
+        let secure = if state.config.is_tls() || state.config.secure_cookies { "; Secure" } else { "" };
         let cookie = format!(
             "{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}",
             state.session_key.seal(&identity)

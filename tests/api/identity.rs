@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use crate::helpers::{spawn_app, Backend};
 
 crate::on_both_backends!(
+    behind_a_tls_proxy_cookies_can_be_marked_secure,
     the_first_request_gets_a_signed_http_only_cookie_and_keeps_its_identity,
     a_nickname_can_be_set_and_is_validated,
     a_forged_or_tampered_cookie_gets_a_fresh_identity,
@@ -72,4 +73,13 @@ async fn a_forged_or_tampered_cookie_gets_a_fresh_identity(backend: Backend) {
         let me: Value = response.json().await.unwrap();
         assert_ne!(me["id"], victim_me["id"], "never someone else's identity");
     }
+}
+
+async fn behind_a_tls_proxy_cookies_can_be_marked_secure(backend: Backend) {
+    let plain = spawn_app(backend).await;
+    let cookie = plain.client().get("/api/me").await.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(!cookie.contains("Secure"), "plain HTTP by default: a Secure cookie would never come back");
+    let proxied = crate::helpers::spawn_app_with(backend, |c| c.secure_cookies = true).await;
+    let cookie = proxied.client().get("/api/me").await.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(cookie.contains("; Secure"), "{cookie}");
 }
