@@ -21,6 +21,26 @@ use crate::domain::{GifId, Member, Message, MessageKind, NewMessage, NewRoom, Ro
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Held for the process's lifetime: see [`claim_single_instance`].
+    _instance_lock: Option<std::fs::File>,
+}
+
+/// SQLite means one instance: a second process on the same file would share the database
+/// but not the events (there is no LISTEN/NOTIFY), so its users would miss each other's
+/// messages. An exclusive `flock` on `<db>.lock` turns that mistake into a clear error.
+fn claim_single_instance(database: &Path) -> anyhow::Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let path = database.with_extension("db.lock");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    // SAFETY: flock on a file descriptor we own; no memory is involved.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        anyhow::bail!(
+            "another gif-chat process is already using {}: with SQLite the server runs as a single \
+             instance; to run several instances, give them all the same PostgreSQL DATABASE_URL",
+            database.display()
+        );
+    }
+    Ok(file)
 }
 
 impl SqliteStore {
@@ -33,15 +53,18 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        if let Some(parent) = Path::new(options.get_filename()).parent() {
+        let file = Path::new(options.get_filename()).to_path_buf();
+        if let Some(parent) = file.parent() {
             if !parent.as_os_str().is_empty() {
                 std::fs::create_dir_all(parent)?;
             }
         }
+        let in_memory = file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:");
+        let instance_lock = if in_memory { None } else { Some(claim_single_instance(&file)?) };
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        Ok(Self { writer, reader })
+        Ok(Self { writer, reader, _instance_lock: instance_lock })
     }
 }
 

@@ -48,7 +48,7 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
         if let Some(file) = &self.sqlite_file {
-            for suffix in ["", "-wal", "-shm"] {
+            for suffix in ["", "-wal", "-shm", ".lock"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
             }
         }

@@ -140,3 +140,17 @@ async fn metrics_count_streams_deliveries_and_refusals(backend: Backend) {
     assert_eq!(value("gifchat_rejected_requests_total{reason=\"invalid_text\"}"), 1.0);
     assert_eq!(value("gifchat_write_seconds_count"), 1.0);
 }
+
+/// A second process on the same SQLite file would not see the first one's events.
+#[tokio::test]
+async fn a_second_instance_on_one_sqlite_file_is_refused_clearly() {
+    let first = spawn_app(Backend::Sqlite).await;
+    let mut config = gif_chat::Config::defaults();
+    config.database_url = first.database_url.clone();
+    config.cookie_secret = Some("x".repeat(32));
+    let error = match gif_chat::Application::build(config).await {
+        Ok(_) => panic!("a second instance on the same SQLite file must be refused"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(error.contains("single instance") && error.contains("PostgreSQL"), "{error}");
+}
