@@ -9,6 +9,7 @@ mod demos;
 mod gifs;
 mod identity;
 mod meta;
+mod outage;
 mod room_features;
 mod rooms;
 mod scale;
