@@ -65,9 +65,12 @@ impl<K: std::hash::Hash + Eq> Buckets<K> {
     }
 }
 
+/// One bucket per session and one per client address, behind one lock.
+type SessionAndAddressBuckets = (Buckets<crate::domain::UserId>, Buckets<IpAddr>);
+
 #[derive(Clone)]
 pub struct RateLimits {
-    inner: Option<Arc<Mutex<(Buckets<crate::domain::UserId>, Buckets<IpAddr>)>>>,
+    inner: Option<Arc<Mutex<SessionAndAddressBuckets>>>,
 }
 
 impl RateLimits {

@@ -64,6 +64,15 @@ pub async fn finish_close(socket: &mut WebSocket) {
         tokio::time::timeout(Duration::from_secs(1), async { while let Some(Ok(_)) = socket.recv().await {} }).await;
 }
 
+/// Pings a live peer (true), or closes the socket of one that stopped answering (false).
+async fn ping_or_close(socket: &mut WebSocket, liveness: &Liveness) -> bool {
+    if liveness.is_dead() {
+        close(socket, 1011, "no answer to pings").await;
+        return false;
+    }
+    socket.send(Message::Ping(Default::default())).await.is_ok()
+}
+
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await;
 }
@@ -120,10 +129,7 @@ pub async fn serve_room(
                 }
             }
             _ = pings.tick() => {
-                if liveness.is_dead() {
-                    return close(&mut socket, 1011, "no answer to pings").await;
-                }
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                if !ping_or_close(&mut socket, &liveness).await {
                     return;
                 }
             }
@@ -210,10 +216,7 @@ pub async fn serve_lobby(mut socket: WebSocket, state: AppState, mut feed: Lobby
                 }
             }
             _ = pings.tick() => {
-                if liveness.is_dead() {
-                    return close(&mut socket, 1011, "no answer to pings").await;
-                }
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                if !ping_or_close(&mut socket, &liveness).await {
                     return;
                 }
             }

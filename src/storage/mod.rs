@@ -74,6 +74,8 @@ pub enum Seat {
 }
 
 /// The outcome of something only the room's owner may do to another member.
+// Returned once per request and never stored, so the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum OwnerAction {
     Done {
