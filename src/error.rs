@@ -160,17 +160,24 @@ pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
-    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    T: serde::de::DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
+        let Json(value) = Json::<serde_json::Value>::from_request(request, state).await.map_err(json_rejection)?;
+        object_body(value).map(Self)
     }
+}
+
+/// Our bodies are JSON objects. serde would also fill a struct from an array, field by field
+/// (`["cats", 10]` as a room), which no client means and the contract does not allow.
+pub fn object_body<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::Invalid(Invalid::new("invalid_body", "the body must be a JSON object")));
+    }
+    serde_json::from_value(value).map_err(|err| ApiError::Invalid(Invalid::new("invalid_body", err.to_string())))
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {

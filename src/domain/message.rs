@@ -64,10 +64,17 @@ pub struct Message {
 pub struct MessageText(String);
 
 impl MessageText {
+    /// Newlines and tabs are text; other control characters (escape sequences, NUL) are not.
     pub fn parse(raw: &str, max_chars: usize) -> Result<Self, Invalid> {
-        trimmed_within(raw, 1, max_chars)
-            .map(Self)
-            .ok_or_else(|| Invalid::new("invalid_text", format!("text must be 1 to {max_chars} characters")))
+        let text = trimmed_within(raw, 1, max_chars)
+            .ok_or_else(|| Invalid::new("invalid_text", format!("text must be 1 to {max_chars} characters")))?;
+        if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+            return Err(Invalid::new(
+                "invalid_text",
+                "text may not contain control characters other than newlines and tabs",
+            ));
+        }
+        Ok(Self(text))
     }
 
     pub fn into_inner(self) -> String {

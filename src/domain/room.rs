@@ -24,9 +24,12 @@ pub struct RoomTitle(String);
 
 impl RoomTitle {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        trimmed_within(raw, 1, 100)
-            .map(Self)
-            .ok_or_else(|| Invalid::new("invalid_title", "title must be 1 to 100 characters"))
+        let title = trimmed_within(raw, 1, 100)
+            .ok_or_else(|| Invalid::new("invalid_title", "title must be 1 to 100 characters"))?;
+        if title.chars().any(char::is_control) {
+            return Err(Invalid::new("invalid_title", "title may not contain control characters"));
+        }
+        Ok(Self(title))
     }
 
     pub fn as_str(&self) -> &str {

@@ -68,7 +68,14 @@ pub async fn identify(State(state): State<AppState>, mut request: Request, next:
 
     let mut response = next.run(request).await;
     let reissue = response.extensions_mut().remove::<ReissueCookie>().map(|r| r.0);
-    if let Some(identity) = reissue.or(is_fresh.then_some(identity)) {
+    // A response a shared cache may keep (GIFs) must not carry someone's new identity.
+    let is_public = response
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("public"));
+    let fresh = (is_fresh && !is_public).then_some(identity);
+    if let Some(identity) = reissue.or(fresh) {
         let secure = if state.config.is_tls() || state.config.secure_cookies { "; Secure" } else { "" };
         let cookie = format!(
             "{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}",

@@ -107,10 +107,11 @@ pub async fn join_room(
                 message: "send the body as JSON with Content-Type: application/json".into(),
             });
         }
-        serde_json::from_slice(&body).map_err(|err| match err.classify() {
-            serde_json::error::Category::Data => ApiError::Invalid(Invalid::new("invalid_body", err.to_string())),
-            _ => ApiError::BadRequest { code: "invalid_json", message: format!("the body is not valid JSON: {err}") },
-        })?
+        let value: serde_json::Value = serde_json::from_slice(&body).map_err(|err| ApiError::BadRequest {
+            code: "invalid_json",
+            message: format!("the body is not valid JSON: {err}"),
+        })?;
+        crate::error::object_body(value)?
     };
     // Before the password: a kicked user must not win back read access by typing it again.
     if state.store.is_banned(id, identity.id).await? {

@@ -71,6 +71,11 @@ async fn bad_json_bodies_are_refused_with_clear_errors(backend: Backend) {
     .await;
     assert_error(send("{}", Some("application/json")).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_text")
         .await;
+    // serde would fill the struct from an array, field by field; the contract says object.
+    let array = send(r#"["hello"]"#, Some("application/json")).await.unwrap();
+    assert_error(array, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
+    let escape = send(r#"{"text": "\u001b[31mred"}"#, Some("application/json")).await.unwrap();
+    assert_error(escape, StatusCode::UNPROCESSABLE_ENTITY, "invalid_text").await;
     let join = alice
         .http
         .post(alice.url(&format!("/api/rooms/{room}/join")))
@@ -99,6 +104,8 @@ async fn bad_room_fields_are_refused(backend: Backend) {
         (json!({ "title": "ok", "max": "10" }), "invalid_max"),
         (json!({ "title": "ok", "max": 1_000_000_000_000i64 }), "invalid_max"),
         (json!({ "title": "ok", "password": "p".repeat(129) }), "invalid_password"),
+        (json!({ "title": "a\u{18}b" }), "invalid_title"),
+        (json!(["cats", 10, "pw"]), "invalid_body"),
     ];
     for (body, code) in cases {
         assert_error(client.create_room(body).await, StatusCode::UNPROCESSABLE_ENTITY, code).await;

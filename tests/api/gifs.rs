@@ -33,6 +33,8 @@ async fn a_gif_round_trip_returns_identical_bytes(backend: Backend) {
     assert_eq!(headers["cache-control"], "public, max-age=31536000, immutable");
     assert_eq!(served.bytes().await.unwrap().to_vec(), gif, "identical bytes");
 
+    let anonymous = reqwest::Client::new().get(bob.url(url)).send().await.unwrap();
+    assert!(anonymous.headers().get("set-cookie").is_none(), "a publicly cacheable response carries no identity");
     let etag = headers["etag"].to_str().unwrap();
     let cached = bob.http.get(bob.url(url)).header("if-none-match", etag).send().await.unwrap();
     assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
