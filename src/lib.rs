@@ -29,6 +29,9 @@ pub mod telemetry;
 pub mod uploads;
 mod web;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
