@@ -113,6 +113,11 @@ pub struct Config {
     #[arg(long, env = "RATE_LIMIT_ADDRESS_FACTOR", default_value_t = 10.0)]
     pub rate_limit_address_factor: f64,
 
+    /// Event streams (any transport, any room) one session may hold open in this process;
+    /// 0 for no limit. A browser with many tabs holds one per room tab.
+    #[arg(long, env = "MAX_STREAMS_PER_SESSION", default_value_t = 32)]
+    pub max_streams_per_session: usize,
+
     /// Events a room's broadcast channel buffers before a slow subscriber lags and has to
     /// catch up from storage.
     #[arg(long, env = "ROOM_CHANNEL_CAPACITY", default_value_t = 256)]

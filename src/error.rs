@@ -10,6 +10,7 @@
 //! | 413 | `payload_too_large` |
 //! | 415 | `unsupported_media_type`, `not_a_gif` |
 //! | 422 | `invalid_body`, `invalid_title`, `invalid_max`, `invalid_password`, `invalid_name`, `invalid_text`, `invalid_gif`, `missing_file`, `not_in_room`, `invalid_user` |
+//! | 429 | `rate_limited`, `too_many_streams` (with `Retry-After` for writes) |
 //! | 503 | `unavailable` (with `Retry-After`) |
 //! | 500 | `internal` (the cause is logged, never shown) |
 
@@ -42,6 +43,8 @@ pub enum ApiError {
     UnsupportedMediaType { code: &'static str, message: String },
     #[error("{}", .0.message)]
     Invalid(Invalid),
+    #[error("{message}")]
+    TooManyRequests { code: &'static str, message: String },
     #[error("the database is unavailable")]
     Unavailable,
     #[error("internal error")]
@@ -70,6 +73,7 @@ impl ApiError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -81,7 +85,8 @@ impl ApiError {
             | Self::Forbidden { code, .. }
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
-            | Self::UnsupportedMediaType { code, .. } => code,
+            | Self::UnsupportedMediaType { code, .. }
+            | Self::TooManyRequests { code, .. } => code,
             Self::TooLarge(_) => "payload_too_large",
             Self::Invalid(invalid) => invalid.code,
             Self::Unavailable => "unavailable",

@@ -71,8 +71,13 @@ async fn open_room(
     hold: Duration,
 ) -> Result<(RoomFeed, PresenceGuard), ApiError> {
     access::ensure_can_read(state, room, identity.id).await?;
+    // Counted before the seat, so a refused stream never announces a join.
+    let limit = state.config.max_streams_per_session;
+    let presence = state.presence.hold(room, identity.id, limit).ok_or_else(|| ApiError::TooManyRequests {
+        code: "too_many_streams",
+        message: format!("this session already has {limit} open streams; close some first"),
+    })?;
     access::take_seat(state, room, &identity.user(), hold).await?;
-    let presence = state.presence.hold(room, identity.id);
     let feed = RoomFeed::open(&state.hub, state.store.clone(), room, identity.id, resume).await?;
     Ok((feed, presence))
 }

@@ -22,8 +22,16 @@ pub struct Presence {
     inner: Arc<PresenceInner>,
 }
 
+#[derive(Default)]
+struct Counts {
+    /// Open streams per (room, user): what keeps a seat alive.
+    by_room: HashMap<(RoomId, UserId), usize>,
+    /// Open streams per user, all rooms together: what the per-session limit bounds.
+    by_user: HashMap<UserId, usize>,
+}
+
 struct PresenceInner {
-    streams: Mutex<HashMap<(RoomId, UserId), usize>>,
+    streams: Mutex<Counts>,
     store: Arc<dyn Store>,
     grace: Duration,
     shutdown: CancellationToken,
@@ -37,33 +45,46 @@ impl Presence {
         Self { inner: Arc::new(PresenceInner { streams: Mutex::default(), store, grace, shutdown }) }
     }
 
-    /// Records one more open stream; dropping the guard records its end.
-    pub fn hold(&self, room: RoomId, user: UserId) -> PresenceGuard {
-        *self.inner.streams.lock().unwrap().entry((room, user)).or_default() += 1;
-        PresenceGuard { presence: self.clone(), room, user }
+    /// Records one more open stream, unless the user already has `limit` open here (0: no
+    /// limit); dropping the guard records its end.
+    pub fn hold(&self, room: RoomId, user: UserId, limit: usize) -> Option<PresenceGuard> {
+        let mut counts = self.inner.streams.lock().unwrap();
+        let total = counts.by_user.entry(user).or_default();
+        if limit > 0 && *total >= limit {
+            return None;
+        }
+        *total += 1;
+        *counts.by_room.entry((room, user)).or_default() += 1;
+        Some(PresenceGuard { presence: self.clone(), room, user })
     }
 
     /// Every (room, user) with at least one open stream here.
     pub fn held(&self) -> Vec<(RoomId, UserId)> {
-        self.inner.streams.lock().unwrap().keys().copied().collect()
+        self.inner.streams.lock().unwrap().by_room.keys().copied().collect()
     }
 
     /// Open streams in this process.
     pub fn open_streams(&self) -> usize {
-        self.inner.streams.lock().unwrap().values().sum()
+        self.inner.streams.lock().unwrap().by_user.values().sum()
     }
 
     fn release(&self, room: RoomId, user: UserId) {
-        let mut streams = self.inner.streams.lock().unwrap();
-        let Some(count) = streams.get_mut(&(room, user)) else {
+        let mut counts = self.inner.streams.lock().unwrap();
+        if let Some(total) = counts.by_user.get_mut(&user) {
+            *total -= 1;
+            if *total == 0 {
+                counts.by_user.remove(&user);
+            }
+        }
+        let Some(count) = counts.by_room.get_mut(&(room, user)) else {
             return;
         };
         *count -= 1;
         if *count > 0 {
             return;
         }
-        streams.remove(&(room, user));
-        drop(streams);
+        counts.by_room.remove(&(room, user));
+        drop(counts);
         if self.inner.shutdown.is_cancelled() {
             return;
         }

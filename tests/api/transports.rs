@@ -21,6 +21,7 @@ crate::on_both_backends!(
     websocket_handshakes_apply_the_same_access_rules,
     the_lobby_socket_lists_rooms_then_changes,
     chats_over_a_websocket_share_the_write_limit,
+    a_session_can_hold_only_so_many_streams,
 );
 
 async fn a_chat_reaches_sse_websocket_and_polling_alike(backend: Backend) {
@@ -220,4 +221,30 @@ async fn chats_over_a_websocket_share_the_write_limit(backend: Backend) {
     let events: Vec<_> = replies.iter().map(|r| r["event"].as_str().unwrap().to_owned()).collect();
     assert_eq!(events, ["ack", "ack", "error"]);
     assert_eq!(replies[2]["data"]["error"], "rate_limited");
+}
+
+async fn a_session_can_hold_only_so_many_streams(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.max_streams_per_session = 3).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "tab hoarder" })).await;
+    let room = id_of(&room);
+    let first = alice.room_events(&room, None).await;
+    let _second = alice.room_events(&room, None).await;
+    let _third = alice.socket(&format!("/api/rooms/{room}/ws")).await.unwrap();
+    let refused = alice.open_stream(&format!("/api/rooms/{room}/events"), None).await.err().expect("refused");
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.json::<Value>().await.unwrap()["error"], "too_many_streams");
+    let poll = alice.get(&format!("/api/rooms/{room}/messages?after=0&wait=1")).await;
+    assert_eq!(poll.status(), StatusCode::TOO_MANY_REQUESTS, "long polls count too");
+    assert!(app.client().room_events(&room, None).await.next_event().await.event == "members", "others are unaffected");
+
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match alice.open_stream(&format!("/api/rooms/{room}/events"), None).await {
+            Ok(_) => break,
+            Err(response) => assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS),
+        }
+        assert!(Instant::now() < deadline, "a closed stream frees its place");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
