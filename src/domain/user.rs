@@ -22,6 +22,13 @@ impl User {
     }
 }
 
+impl User {
+    /// The chosen nickname, `None` for a user who goes by their colour (stored as NULL).
+    pub fn nickname(&self) -> Option<&str> {
+        (self.name != self.color).then_some(self.name.as_str())
+    }
+}
+
 /// A nickname: 1–32 characters after trimming, no control characters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DisplayName(String);

@@ -56,9 +56,11 @@ impl Hub {
         let _ = self.inner.bus.set(bus);
     }
 
-    fn forward(&self, notice: Notice) {
+    /// Hands an event to other processes. Built lazily: a single instance (SQLite) has no
+    /// bus, and should not clone every message on the posting path for nobody.
+    fn forward(&self, notice: impl FnOnce() -> Notice) {
         if let Some(bus) = self.inner.bus.get() {
-            let _ = bus.send(notice);
+            let _ = bus.send(notice());
         }
     }
 
@@ -82,7 +84,7 @@ impl Hub {
     /// Sends a stored message to the room's subscribers, if it has any.
     pub fn publish_message(&self, message: &Message) {
         self.local_message(message);
-        self.forward(Notice::message(message));
+        self.forward(|| Notice::message(message));
     }
 
     pub fn local_message(&self, message: &Message) {
@@ -92,7 +94,7 @@ impl Hub {
 
     pub fn publish_members(&self, room: RoomId, members: &[Member], as_of: i64) {
         self.local_members(room, members, as_of);
-        self.forward(Notice::Members { room });
+        self.forward(|| Notice::Members { room });
     }
 
     pub fn local_members(&self, room: RoomId, members: &[Member], as_of: i64) {
@@ -101,7 +103,7 @@ impl Hub {
 
     pub fn publish_kicked(&self, room: RoomId, user: UserId) {
         self.local_kicked(room, user);
-        self.forward(Notice::Kicked { room, user });
+        self.forward(|| Notice::Kicked { room, user });
     }
 
     pub fn local_kicked(&self, room: RoomId, user: UserId) {
@@ -110,12 +112,12 @@ impl Hub {
 
     pub fn publish_room_created(&self, room: &Room) {
         self.local_lobby(Frame::room_created(room));
-        self.forward(Notice::RoomCreated { room: room.id });
+        self.forward(|| Notice::RoomCreated { room: room.id });
     }
 
     pub fn publish_room_updated(&self, room: &Room) {
         self.local_lobby(Frame::room_updated(room));
-        self.forward(Notice::RoomUpdated { room: room.id });
+        self.forward(|| Notice::RoomUpdated { room: room.id });
     }
 
     /// A lobby event (or a fresh `rooms` list) for this process's lobby subscribers.
@@ -126,7 +128,7 @@ impl Hub {
     /// Tells the room's streams (which then end) and the lobby that the room is gone.
     pub fn publish_room_deleted(&self, room: RoomId) {
         self.local_room_deleted(room);
-        self.forward(Notice::RoomDeleted { room });
+        self.forward(|| Notice::RoomDeleted { room });
     }
 
     pub fn local_room_deleted(&self, room: RoomId) {
@@ -153,10 +155,5 @@ impl Hub {
                 rooms.remove(&room);
             }
         }
-    }
-
-    /// Rooms with a live channel; for tests and metrics.
-    pub fn room_channels(&self) -> usize {
-        self.inner.rooms.lock().unwrap().len()
     }
 }

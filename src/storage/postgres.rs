@@ -102,11 +102,6 @@ impl From<MessageRow> for Message {
     }
 }
 
-/// The name column: `NULL` when the user goes by their colour.
-fn stored_name(user: &User) -> Option<&str> {
-    (user.name != user.color).then_some(user.name.as_str())
-}
-
 async fn room_in(conn: &mut PgConnection, id: RoomId) -> StoreResult<Room> {
     let row: RoomRow = sqlx::query_as(&format!("{ROOM_COLUMNS} WHERE r.id = $1")).bind(id.0).fetch_one(conn).await?;
     Ok(row.into())
@@ -142,9 +137,9 @@ async fn append_in(conn: &mut PgConnection, message: &NewMessage) -> StoreResult
     .bind(seq)
     .bind(message.kind().as_str())
     .bind(message.author.id.0)
-    .bind(stored_name(&message.author))
+    .bind(message.author.nickname())
     .bind(to.map(|u| u.id.0))
-    .bind(to.and_then(stored_name))
+    .bind(to.and_then(User::nickname))
     .bind(&text)
     .bind(gif.map(|g| g.id.as_str()))
     .bind(gif.map(|g| i32::from(g.width)))
@@ -172,7 +167,7 @@ async fn set_owner(conn: &mut PgConnection, room: RoomId, owner: &User) -> Store
     sqlx::query("UPDATE rooms SET owner_id = $2, owner_name = $3 WHERE id = $1")
         .bind(room.0)
         .bind(owner.id.0)
-        .bind(stored_name(owner))
+        .bind(owner.nickname())
         .execute(&mut *conn)
         .await?;
     append_in(conn, &system(room, owner, owner_text(owner))).await
@@ -197,13 +192,13 @@ impl Store for PostgresStore {
         .bind(new.max.get() as i32)
         .bind(&new.password_hash)
         .bind(new.owner.id.0)
-        .bind(stored_name(&new.owner))
+        .bind(new.owner.nickname())
         .execute(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO seats (room_id, user_id, user_name, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(id.0)
             .bind(new.owner.id.0)
-            .bind(stored_name(&new.owner))
+            .bind(new.owner.nickname())
             .bind(seat_until)
             .execute(&mut *tx)
             .await?;
@@ -289,7 +284,7 @@ impl Store for PostgresStore {
         .bind(room.0)
         .bind(user.id.0)
         .bind(until)
-        .bind(stored_name(user))
+        .bind(user.nickname())
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -307,7 +302,7 @@ impl Store for PostgresStore {
             sqlx::query("INSERT INTO seats (room_id, user_id, user_name, expires_at) VALUES ($1, $2, $3, $4)")
                 .bind(room.0)
                 .bind(user.id.0)
-                .bind(stored_name(user))
+                .bind(user.nickname())
                 .bind(until)
                 .execute(&mut *tx)
                 .await?;
@@ -529,13 +524,13 @@ impl Store for PostgresStore {
             sqlx::query("UPDATE seats SET user_name = $3 WHERE room_id = $1 AND user_id = $2")
                 .bind(room.0)
                 .bind(user.id.0)
-                .bind(stored_name(user))
+                .bind(user.nickname())
                 .execute(&mut *tx)
                 .await?;
             sqlx::query("UPDATE rooms SET owner_name = $3 WHERE id = $1 AND owner_id = $2")
                 .bind(room.0)
                 .bind(user.id.0)
-                .bind(stored_name(user))
+                .bind(user.nickname())
                 .execute(&mut *tx)
                 .await?;
             messages.push(append_in(&mut tx, &system(room, user, renamed_text(old_name, user))).await?);

@@ -147,10 +147,6 @@ impl From<MessageRow> for Message {
     }
 }
 
-fn stored_name(user: &User) -> Option<&str> {
-    (user.name != user.color).then_some(user.name.as_str())
-}
-
 async fn room_in(conn: &mut SqliteConnection, id: RoomId) -> StoreResult<Room> {
     let row: RoomRow =
         sqlx::query_as(&format!("{ROOM_COLUMNS} WHERE r.id = ?")).bind(id.to_string()).fetch_one(conn).await?;
@@ -186,9 +182,9 @@ async fn append_in(conn: &mut SqliteConnection, message: &NewMessage) -> StoreRe
     .bind(seq)
     .bind(message.kind().as_str())
     .bind(message.author.id.to_string())
-    .bind(stored_name(&message.author))
+    .bind(message.author.nickname())
     .bind(to.map(|u| u.id.to_string()))
-    .bind(to.and_then(stored_name))
+    .bind(to.and_then(User::nickname))
     .bind(&text)
     .bind(gif.map(|g| g.id.as_str()))
     .bind(gif.map(|g| i64::from(g.width)))
@@ -220,7 +216,7 @@ async fn seated_name(conn: &mut SqliteConnection, room: RoomId, user: UserId) ->
 async fn set_owner(conn: &mut SqliteConnection, room: RoomId, owner: &User) -> StoreResult<Message> {
     sqlx::query("UPDATE rooms SET owner_id = ?, owner_name = ? WHERE id = ?")
         .bind(owner.id.to_string())
-        .bind(stored_name(owner))
+        .bind(owner.nickname())
         .bind(room.to_string())
         .execute(&mut *conn)
         .await?;
@@ -247,14 +243,14 @@ impl Store for SqliteStore {
         .bind(i64::from(new.max.get()))
         .bind(&new.password_hash)
         .bind(new.owner.id.to_string())
-        .bind(stored_name(&new.owner))
+        .bind(new.owner.nickname())
         .bind(now)
         .execute(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO seats (room_id, user_id, user_name, joined_at, expires_at) VALUES (?, ?, ?, ?, ?)")
             .bind(id.to_string())
             .bind(new.owner.id.to_string())
-            .bind(stored_name(&new.owner))
+            .bind(new.owner.nickname())
             .bind(now)
             .bind(millis(seat_until))
             .execute(&mut *tx)
@@ -342,7 +338,7 @@ impl Store for SqliteStore {
             "UPDATE seats SET expires_at = MAX(expires_at, ?), user_name = ? WHERE room_id = ? AND user_id = ?",
         )
         .bind(millis(until))
-        .bind(stored_name(user))
+        .bind(user.nickname())
         .bind(room.to_string())
         .bind(user.id.to_string())
         .execute(&mut *tx)
@@ -364,7 +360,7 @@ impl Store for SqliteStore {
             )
             .bind(room.to_string())
             .bind(user.id.to_string())
-            .bind(stored_name(user))
+            .bind(user.nickname())
             .bind(millis(Utc::now()))
             .bind(millis(until))
             .execute(&mut *tx)
@@ -582,13 +578,13 @@ impl Store for SqliteStore {
             sqlx::query("UPDATE seats SET user_name = ?3 WHERE room_id = ?1 AND user_id = ?2")
                 .bind(room.to_string())
                 .bind(user.id.to_string())
-                .bind(stored_name(user))
+                .bind(user.nickname())
                 .execute(&mut *tx)
                 .await?;
             sqlx::query("UPDATE rooms SET owner_name = ?3 WHERE id = ?1 AND owner_id = ?2")
                 .bind(room.to_string())
                 .bind(user.id.to_string())
-                .bind(stored_name(user))
+                .bind(user.nickname())
                 .execute(&mut *tx)
                 .await?;
             messages.push(append_in(&mut tx, &system(room, user, renamed_text(old_name, user))).await?);
