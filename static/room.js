@@ -386,8 +386,10 @@ function onStreamMessage(message, event) {
   const id = Number(event?.lastEventId) || Number(message.id) || 0;
   state.cursor = Math.max(state.cursor, id);
   showLive(message);
+  if (message.kind !== 'system') return;
   // The member list keeps the header count current; without a live one, re-read the room.
-  if (message.kind === 'system' && !membersAreLive()) scheduleRoomRefresh();
+  if (membersAreLive()) applyMemberChange(message, id);
+  else scheduleRoomRefresh();
 }
 
 function onRoomDeleted() {
@@ -926,6 +928,38 @@ function onMembers(data) {
     state.membersAsOf = asOf;
   }
   state.members = data.members.filter((m) => m && typeof m.id === 'string');
+  renderMembers();
+  renderMemberCount();
+}
+
+/**
+ * A system message records a membership change (`change`): apply it to the list, unless the
+ * list was read after it (`as_of` at or past its id: the change is already in there).
+ */
+function applyMemberChange(message, id) {
+  const user = message.user;
+  if (!state.members || !message.change || typeof user?.id !== 'string') return;
+  if (!(id > state.membersAsOf)) return;
+  state.membersAsOf = id;
+  const others = state.members.filter((m) => m.id !== user.id);
+  const existing = state.members.find((m) => m.id === user.id);
+  switch (message.change) {
+    case 'joined':
+      state.members = [...others, { ...user, owner: false, since: message.created_at }];
+      break;
+    case 'left':
+    case 'kicked':
+      state.members = others;
+      break;
+    case 'owner':
+      state.members = state.members.map((m) => ({ ...m, owner: m.id === user.id }));
+      break;
+    case 'renamed':
+      if (existing) state.members = state.members.map((m) => (m.id === user.id ? { ...m, ...user } : m));
+      break;
+    default:
+      return;
+  }
   renderMembers();
   renderMemberCount();
 }

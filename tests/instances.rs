@@ -266,16 +266,13 @@ async fn a_member_of_a_killed_instance_leaves_within_the_lease() {
     let mut resumed = proxied[n].sse(&proxy, &room, resume_from).await;
 
     let left = timeout(PRESENCE_WAIT, async {
-        let (mut left, mut gone_from_list) = (None, false);
-        while left.is_none() || !gone_from_list {
+        loop {
             let event = owner_sse.next().await;
-            match event.name.as_str() {
-                "system" if event.data["text"] == "Victor left the room." => left = Some(event.data),
-                "members" => gone_from_list = !member_ids(&event.data).contains(&victor_id),
-                _ => {}
+            if event.name == "system" && event.data["change"] == "left" {
+                assert_eq!(event.data["text"], "Victor left the room.");
+                return event.data;
             }
         }
-        left.unwrap()
     })
     .await
     .expect("the killed instance's member left within PRESENCE_LEASE plus slack");
@@ -794,10 +791,25 @@ fn member_ids(members: &Value) -> Vec<String> {
     members["members"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect()
 }
 
-/// Reads `members` events until one satisfies `done`.
+/// Keeps a member list as a client does (the `members` list on connect, then the `change` of
+/// each later system message) until it satisfies `done`.
 async fn wait_for_members(stream: &mut Sub, done: impl Fn(&[String]) -> bool) {
+    let (mut ids, mut as_of) = (Vec::new(), i64::MIN);
     loop {
-        if done(&member_ids(&stream.next_named("members").await)) {
+        let event = stream.next().await;
+        match event.name.as_str() {
+            "members" => (ids, as_of) = (member_ids(&event.data), event.data["as_of"].as_i64().unwrap()),
+            "system" if event.data["id"].as_i64().unwrap() > as_of => {
+                let user = event.data["user"]["id"].as_str().unwrap().to_owned();
+                match event.data["change"].as_str() {
+                    Some("joined") => ids.push(user),
+                    Some("left" | "kicked") => ids.retain(|id| *id != user),
+                    _ => {}
+                }
+            }
+            _ => continue,
+        }
+        if done(&ids) {
             return;
         }
     }

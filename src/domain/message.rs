@@ -37,6 +37,38 @@ impl MessageKind {
     }
 }
 
+/// What a system message says happened to its `user`'s membership. Clients keep their member
+/// list current from these: they travel in the room's sequence, so a list read `as_of` some id
+/// plus the changes after that id is the list now, with no race between the two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberChange {
+    Joined,
+    Left,
+    /// Removed by the owner.
+    Kicked,
+    /// Became the owner.
+    Owner,
+    /// Took a new nickname (`user.name` is the new one).
+    Renamed,
+}
+
+impl MemberChange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Joined => "joined",
+            Self::Left => "left",
+            Self::Kicked => "kicked",
+            Self::Owner => "owner",
+            Self::Renamed => "renamed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Joined, Self::Left, Self::Kicked, Self::Owner, Self::Renamed].into_iter().find(|c| c.as_str() == raw)
+    }
+}
+
 /// A stored message. `id` is the room's own sequence number: strictly increasing, no gaps,
 /// and the SSE event id, so a reconnecting client can say exactly where it stopped.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -57,6 +89,9 @@ pub struct Message {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gif_height: Option<u16>,
     pub created_at: DateTime<Utc>,
+    /// On system messages: the membership change they record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<MemberChange>,
 }
 
 /// Chat text: 1 to `max_chars` characters after trimming.
@@ -97,7 +132,7 @@ pub struct StoredGif {
 pub enum NewMessageBody {
     Chat(MessageText),
     Gif(StoredGif),
-    System(String),
+    System { text: String, change: MemberChange },
     Whisper { text: MessageText, to: User },
 }
 
@@ -114,7 +149,7 @@ impl NewMessage {
         match self.body {
             NewMessageBody::Chat(_) => MessageKind::Chat,
             NewMessageBody::Gif(_) => MessageKind::Gif,
-            NewMessageBody::System(_) => MessageKind::System,
+            NewMessageBody::System { .. } => MessageKind::System,
             NewMessageBody::Whisper { .. } => MessageKind::Whisper,
         }
     }
@@ -123,7 +158,7 @@ impl NewMessage {
     pub fn parts(&self) -> (Option<String>, Option<&User>, Option<&StoredGif>) {
         match &self.body {
             NewMessageBody::Chat(text) => (Some(text.0.clone()), None, None),
-            NewMessageBody::System(text) => (Some(text.clone()), None, None),
+            NewMessageBody::System { text, .. } => (Some(text.clone()), None, None),
             NewMessageBody::Whisper { text, to } => (Some(text.0.clone()), Some(to), None),
             NewMessageBody::Gif(gif) => (None, None, Some(gif)),
         }
@@ -143,6 +178,14 @@ impl NewMessage {
             gif_width: gif.map(|g| g.width),
             gif_height: gif.map(|g| g.height),
             created_at,
+            change: self.change(),
+        }
+    }
+
+    pub fn change(&self) -> Option<MemberChange> {
+        match self.body {
+            NewMessageBody::System { change, .. } => Some(change),
+            _ => None,
         }
     }
 }

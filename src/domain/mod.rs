@@ -7,7 +7,7 @@ mod room;
 mod user;
 
 pub use ids::{GifId, RoomId, UserId};
-pub use message::{Member, Message, MessageKind, MessageText, NewMessage, NewMessageBody, StoredGif};
+pub use message::{Member, MemberChange, Message, MessageKind, MessageText, NewMessage, NewMessageBody, StoredGif};
 pub use room::{Capacity, NewRoom, Room, RoomPassword, RoomTitle};
 pub use user::{color_for, DisplayName, User};
 

@@ -12,7 +12,6 @@ use super::{Identity, ReissueCookie};
 use crate::{
     domain::{DisplayName, User},
     error::{ApiError, ApiJson},
-    rooms::access,
     state::AppState,
 };
 
@@ -41,7 +40,6 @@ async fn update_me(
     if before.name != after.name {
         for message in state.store.rename(&after, &before.name).await? {
             state.hub.publish_message(&message);
-            access::announce_members(&state, message.room).await;
             if let Ok(room) = state.store.room(message.room).await {
                 state.hub.publish_room_updated(&room);
             }

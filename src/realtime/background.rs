@@ -52,7 +52,6 @@ async fn reap_seats(state: AppState) {
         }
         match departure.room {
             Some(room) => {
-                crate::rooms::access::announce_members(&state, room.id).await;
                 state.hub.publish_room_updated(&room);
             }
             None => {

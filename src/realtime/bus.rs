@@ -36,9 +36,6 @@ pub enum Notice {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<Box<Message>>,
     },
-    Members {
-        room: RoomId,
-    },
     Kicked {
         room: RoomId,
         user: UserId,
@@ -194,10 +191,6 @@ async fn apply(state: &AppState, notice: Notice) -> Result<(), StorageError> {
             if let Some(message) = store.message(room, id).await? {
                 hub.local_message(&message);
             }
-        }
-        Notice::Members { room } => {
-            let (members, as_of) = store.members(room).await?;
-            hub.local_members(room, &members, as_of);
         }
         Notice::Kicked { room, user } => hub.local_kicked(room, user),
         Notice::RoomCreated { room } => match store.room(room).await {

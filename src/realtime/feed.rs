@@ -26,7 +26,8 @@ const CATCH_UP_PAGE: u32 = 200;
 
 pub enum FeedItem {
     Message(Arc<Frame>),
-    /// The current member list (sent first, then whenever it changes).
+    /// The member list as of an id, sent first. Later changes are system messages in the
+    /// sequence (their `change` field), so a catch-up from storage brings them too.
     Members(Arc<Frame>),
     /// The resume point cannot be honoured (it is ahead of the room); the client should reload.
     Resync(Arc<Frame>),
@@ -52,8 +53,6 @@ pub struct RoomFeed {
     /// Items ready to yield, in order.
     ready: VecDeque<FeedItem>,
     catch_up: Option<CatchUp>,
-    /// `as_of` of the newest member list yielded; older lists published late are dropped.
-    members_as_of: i64,
     metrics: Metrics,
 }
 
@@ -71,7 +70,7 @@ impl RoomFeed {
         let head = store.last_message_id(room).await?;
         let metrics = hub.metrics().clone();
         let ready = VecDeque::new();
-        let mut feed = Self { room, viewer, store, live, last: head, ready, catch_up: None, members_as_of: 0, metrics };
+        let mut feed = Self { room, viewer, store, live, last: head, ready, catch_up: None, metrics };
         match resume {
             Some(after) if after > head => {
                 let data = serde_json::json!({ "last_id": head, "requested": after });
@@ -83,7 +82,8 @@ impl RoomFeed {
             }
             None => {}
         }
-        feed.reload_members().await?;
+        let (members, as_of) = feed.store.members(room).await?;
+        feed.ready.push_back(FeedItem::Members(Arc::new(Frame::members(&members, as_of))));
         Ok(feed)
     }
 
@@ -118,27 +118,16 @@ impl RoomFeed {
                     }
                     self.accept(frame, audience);
                 }
-                Ok(RoomEvent::Members { frame, as_of }) => {
-                    if as_of >= self.members_as_of {
-                        self.members_as_of = as_of;
-                        return Ok(Some(FeedItem::Members(frame)));
-                    }
-                }
                 Ok(RoomEvent::Kicked { user, frame }) if user == self.viewer => {
                     return Ok(Some(FeedItem::Kicked(frame)))
                 }
                 Ok(RoomEvent::Kicked { .. }) => {}
                 Ok(RoomEvent::Deleted(frame)) => return Ok(Some(FeedItem::Deleted(frame))),
-                Ok(RoomEvent::CatchUp) => {
-                    self.catch_up = Some(CatchUp { until: None, waiting: None });
-                    self.reload_members().await?;
-                }
+                Ok(RoomEvent::CatchUp) => self.catch_up = Some(CatchUp { until: None, waiting: None }),
                 Err(RecvError::Lagged(skipped)) => {
                     tracing::debug!(room.id = %self.room, skipped, "subscriber lagged; catching up from storage");
                     self.metrics.lag_catch_up();
                     self.catch_up = Some(CatchUp { until: None, waiting: None });
-                    // A member list may have been among the skipped events.
-                    self.reload_members().await?;
                 }
                 Err(RecvError::Closed) => return Ok(None),
             }
@@ -165,15 +154,6 @@ impl RoomFeed {
             if let Some(CatchUp { waiting: Some((frame, audience)), .. }) = self.catch_up.take() {
                 self.accept(frame, audience);
             }
-        }
-        Ok(())
-    }
-
-    async fn reload_members(&mut self) -> StoreResult<()> {
-        let (members, as_of) = self.store.members(self.room).await?;
-        if as_of >= self.members_as_of {
-            self.members_as_of = as_of;
-            self.ready.push_back(FeedItem::Members(Arc::new(Frame::members(&members, as_of))));
         }
         Ok(())
     }

@@ -10,15 +10,13 @@ use std::{
 use tokio::sync::{broadcast, mpsc};
 
 use super::{bus::Notice, Frame};
-use crate::domain::{Member, Message, Room, RoomId, UserId};
+use crate::domain::{Message, Room, RoomId, UserId};
 use crate::metrics::Metrics;
 
 #[derive(Clone, Debug)]
 pub enum RoomEvent {
     /// A stored message, in the room's sequence. `audience` limits a whisper to its two ends.
     Message { frame: Arc<Frame>, audience: Option<[UserId; 2]> },
-    /// The member list changed.
-    Members { frame: Arc<Frame>, as_of: i64 },
     /// The owner kicked `user`; their streams send this frame and end.
     Kicked { user: UserId, frame: Arc<Frame> },
     /// The room is gone; streams send this frame and end.
@@ -90,15 +88,6 @@ impl Hub {
     pub fn local_message(&self, message: &Message) {
         let event = RoomEvent::Message { frame: Arc::new(Frame::message(message)), audience: message.audience() };
         self.send_to_room(message.room, event);
-    }
-
-    pub fn publish_members(&self, room: RoomId, members: &[Member], as_of: i64) {
-        self.local_members(room, members, as_of);
-        self.forward(|| Notice::Members { room });
-    }
-
-    pub fn local_members(&self, room: RoomId, members: &[Member], as_of: i64) {
-        self.send_to_room(room, RoomEvent::Members { frame: Arc::new(Frame::members(members, as_of)), as_of });
     }
 
     pub fn publish_kicked(&self, room: RoomId, user: UserId) {

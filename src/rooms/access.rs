@@ -37,20 +37,10 @@ pub async fn take_seat(
         Seat::Taken { room, joined } => {
             if let Some(joined) = joined {
                 state.hub.publish_message(&joined);
-                announce_members(state, room.id).await;
                 state.hub.publish_room_updated(&room);
             }
             Ok(room)
         }
-    }
-}
-
-/// Sends the room's current member list to its streams. A failure only delays the list until
-/// the next change (clients also get a fresh list on every connect), so it is logged, not raised.
-pub async fn announce_members(state: &AppState, room: RoomId) {
-    match state.store.members(room).await {
-        Ok((members, as_of)) => state.hub.publish_members(room, &members, as_of),
-        Err(err) => tracing::warn!(room.id = %room, error = %err, "could not read the member list"),
     }
 }
 

@@ -156,7 +156,6 @@ pub async fn kick_member(
     tracing::info!(kicked = %target, "member kicked");
     state.hub.publish_message(&message);
     state.hub.publish_kicked(id, target);
-    access::announce_members(&state, id).await;
     state.hub.publish_room_updated(&room);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -178,7 +177,6 @@ pub async fn transfer_ownership(
     let target = other_member(&input.to, &identity, "you already own this room")?;
     let (room, message) = owner_action(state.store.transfer_ownership(id, &identity.user(), target).await?)?;
     state.hub.publish_message(&message);
-    access::announce_members(&state, id).await;
     state.hub.publish_room_updated(&room);
     Ok(Json(room))
 }

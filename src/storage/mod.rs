@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{GifId, Member, Message, NewMessage, NewRoom, Room, RoomId, User, UserId};
+use crate::domain::{GifId, Member, MemberChange, Message, NewMessage, NewRoom, Room, RoomId, User, UserId};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -203,7 +203,7 @@ pub(crate) fn renamed_text(old_name: &str, user: &User) -> String {
     format!("{old_name} is now known as {}.", user.name)
 }
 
-/// A system message by `user`.
-pub(crate) fn system(room: RoomId, user: &User, text: String) -> NewMessage {
-    NewMessage { room, author: user.clone(), body: crate::domain::NewMessageBody::System(text) }
+/// A system message recording `change` to `user`'s membership.
+pub(crate) fn system(room: RoomId, user: &User, change: MemberChange, text: String) -> NewMessage {
+    NewMessage { room, author: user.clone(), body: crate::domain::NewMessageBody::System { text, change } }
 }

@@ -13,7 +13,9 @@ use super::{
     joined_text, kicked_text, left_text, owner_text, renamed_text, system, Departure, OwnerAction, Page, Seat,
     StorageError, Store, StoreResult,
 };
-use crate::domain::{GifId, Member, Message, MessageKind, NewMessage, NewRoom, Room, RoomId, User, UserId};
+use crate::domain::{
+    GifId, Member, MemberChange, Message, MessageKind, NewMessage, NewRoom, Room, RoomId, User, UserId,
+};
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -41,7 +43,7 @@ const ROOM_COLUMNS: &str = "SELECT r.id, r.title, r.max_members, r.password_hash
      (SELECT count(*) FROM seats s WHERE s.room_id = r.id) AS members FROM rooms r";
 
 const MESSAGE_COLUMNS: &str = "SELECT room_id, seq, kind, user_id, user_name, to_user_id, to_user_name, text, \
-     gif_id, gif_width, gif_height, created_at FROM messages";
+     gif_id, gif_width, gif_height, created_at, member_change FROM messages";
 
 #[derive(sqlx::FromRow)]
 struct RoomRow {
@@ -83,6 +85,7 @@ struct MessageRow {
     gif_width: Option<i32>,
     gif_height: Option<i32>,
     created_at: DateTime<Utc>,
+    member_change: Option<String>,
 }
 
 impl From<MessageRow> for Message {
@@ -98,6 +101,7 @@ impl From<MessageRow> for Message {
             gif_width: row.gif_width.map(|w| w as u16),
             gif_height: row.gif_height.map(|h| h as u16),
             created_at: row.created_at,
+            change: row.member_change.as_deref().and_then(MemberChange::parse),
         }
     }
 }
@@ -131,7 +135,8 @@ async fn append_in(conn: &mut PgConnection, message: &NewMessage) -> StoreResult
         .await?;
     let created_at: DateTime<Utc> = sqlx::query_scalar(
         "INSERT INTO messages (room_id, seq, kind, user_id, user_name, to_user_id, to_user_name, text, gif_id, \
-         gif_width, gif_height) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING created_at",
+         gif_width, gif_height, member_change) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         RETURNING created_at",
     )
     .bind(message.room.0)
     .bind(seq)
@@ -144,6 +149,7 @@ async fn append_in(conn: &mut PgConnection, message: &NewMessage) -> StoreResult
     .bind(gif.map(|g| g.id.as_str()))
     .bind(gif.map(|g| i32::from(g.width)))
     .bind(gif.map(|g| i32::from(g.height)))
+    .bind(message.change().map(MemberChange::as_str))
     .fetch_one(&mut *conn)
     .await?;
     Ok(message.stored(seq, created_at))
@@ -170,7 +176,7 @@ async fn set_owner(conn: &mut PgConnection, room: RoomId, owner: &User) -> Store
         .bind(owner.nickname())
         .execute(&mut *conn)
         .await?;
-    append_in(conn, &system(room, owner, owner_text(owner))).await
+    append_in(conn, &system(room, owner, MemberChange::Owner, owner_text(owner))).await
 }
 
 #[async_trait]
@@ -208,7 +214,7 @@ impl Store for PostgresStore {
             .bind(new.owner.id.0)
             .execute(&mut *tx)
             .await?;
-        let joined = append_in(&mut tx, &system(id, &new.owner, joined_text(&new.owner))).await?;
+        let joined = append_in(&mut tx, &system(id, &new.owner, MemberChange::Joined, joined_text(&new.owner))).await?;
         let room = room_in(&mut tx, id).await?;
         tx.commit().await?;
         Ok((room, joined))
@@ -306,7 +312,7 @@ impl Store for PostgresStore {
                 .bind(until)
                 .execute(&mut *tx)
                 .await?;
-            Some(append_in(&mut tx, &system(room, user, joined_text(user))).await?)
+            Some(append_in(&mut tx, &system(room, user, MemberChange::Joined, joined_text(user))).await?)
         };
         let room = room_in(&mut tx, room).await?;
         tx.commit().await?;
@@ -390,7 +396,8 @@ impl Store for PostgresStore {
                 let owner_left = gone.iter().any(|(user_id, _)| *user_id == owner);
                 for (user_id, name) in gone {
                     let user = User::new(UserId(user_id), name.as_deref());
-                    messages.push(append_in(&mut tx, &system(room, &user, left_text(&user))).await?);
+                    messages
+                        .push(append_in(&mut tx, &system(room, &user, MemberChange::Left, left_text(&user))).await?);
                 }
                 if owner_left {
                     // The member present longest inherits the room.
@@ -493,7 +500,8 @@ impl Store for PostgresStore {
         ] {
             sqlx::query(statement).bind(room.0).bind(target.0).execute(&mut *tx).await?;
         }
-        let message = append_in(&mut tx, &system(room, &kicked, kicked_text(&kicked, by))).await?;
+        let message =
+            append_in(&mut tx, &system(room, &kicked, MemberChange::Kicked, kicked_text(&kicked, by))).await?;
         let room = room_in(&mut tx, room).await?;
         tx.commit().await?;
         Ok(OwnerAction::Done { room, message })
@@ -533,7 +541,9 @@ impl Store for PostgresStore {
                 .bind(user.nickname())
                 .execute(&mut *tx)
                 .await?;
-            messages.push(append_in(&mut tx, &system(room, user, renamed_text(old_name, user))).await?);
+            messages.push(
+                append_in(&mut tx, &system(room, user, MemberChange::Renamed, renamed_text(old_name, user))).await?,
+            );
         }
         tx.commit().await?;
         Ok(messages)

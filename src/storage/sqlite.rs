@@ -16,7 +16,9 @@ use super::{
     joined_text, kicked_text, left_text, owner_text, renamed_text, system, Departure, OwnerAction, Page, Seat,
     StorageError, Store, StoreResult,
 };
-use crate::domain::{GifId, Member, Message, MessageKind, NewMessage, NewRoom, Room, RoomId, User, UserId};
+use crate::domain::{
+    GifId, Member, MemberChange, Message, MessageKind, NewMessage, NewRoom, Room, RoomId, User, UserId,
+};
 
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -86,7 +88,7 @@ const ROOM_COLUMNS: &str = "SELECT r.id, r.title, r.max_members, r.password_hash
      (SELECT count(*) FROM seats s WHERE s.room_id = r.id) AS members FROM rooms r";
 
 const MESSAGE_COLUMNS: &str = "SELECT room_id, seq, kind, user_id, user_name, to_user_id, to_user_name, text, \
-     gif_id, gif_width, gif_height, created_at FROM messages";
+     gif_id, gif_width, gif_height, created_at, member_change FROM messages";
 
 #[derive(sqlx::FromRow)]
 struct RoomRow {
@@ -128,6 +130,7 @@ struct MessageRow {
     gif_width: Option<i64>,
     gif_height: Option<i64>,
     created_at: i64,
+    member_change: Option<String>,
 }
 
 impl From<MessageRow> for Message {
@@ -143,6 +146,7 @@ impl From<MessageRow> for Message {
             gif_width: row.gif_width.map(|w| w as u16),
             gif_height: row.gif_height.map(|h| h as u16),
             created_at: from_millis(row.created_at),
+            change: row.member_change.as_deref().and_then(MemberChange::parse),
         }
     }
 }
@@ -176,7 +180,7 @@ async fn append_in(conn: &mut SqliteConnection, message: &NewMessage) -> StoreRe
         .await?;
     sqlx::query(
         "INSERT INTO messages (room_id, seq, kind, user_id, user_name, to_user_id, to_user_name, text, gif_id, \
-         gif_width, gif_height, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         gif_width, gif_height, created_at, member_change) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(message.room.to_string())
     .bind(seq)
@@ -190,6 +194,7 @@ async fn append_in(conn: &mut SqliteConnection, message: &NewMessage) -> StoreRe
     .bind(gif.map(|g| i64::from(g.width)))
     .bind(gif.map(|g| i64::from(g.height)))
     .bind(millis(now))
+    .bind(message.change().map(MemberChange::as_str))
     .execute(&mut *conn)
     .await?;
     // Millisecond precision, as a later read from the table would give.
@@ -220,7 +225,7 @@ async fn set_owner(conn: &mut SqliteConnection, room: RoomId, owner: &User) -> S
         .bind(room.to_string())
         .execute(&mut *conn)
         .await?;
-    append_in(conn, &system(room, owner, owner_text(owner))).await
+    append_in(conn, &system(room, owner, MemberChange::Owner, owner_text(owner))).await
 }
 
 #[async_trait]
@@ -261,7 +266,7 @@ impl Store for SqliteStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        let joined = append_in(&mut tx, &system(id, &new.owner, joined_text(&new.owner))).await?;
+        let joined = append_in(&mut tx, &system(id, &new.owner, MemberChange::Joined, joined_text(&new.owner))).await?;
         let room = room_in(&mut tx, id).await?;
         tx.commit().await?;
         Ok((room, joined))
@@ -365,7 +370,7 @@ impl Store for SqliteStore {
             .bind(millis(until))
             .execute(&mut *tx)
             .await?;
-            Some(append_in(&mut tx, &system(room, user, joined_text(user))).await?)
+            Some(append_in(&mut tx, &system(room, user, MemberChange::Joined, joined_text(user))).await?)
         };
         let room = room_in(&mut tx, room).await?;
         tx.commit().await?;
@@ -439,7 +444,8 @@ impl Store for SqliteStore {
                 let owner = owner_of(&mut tx, room).await?;
                 let owner_left = users.iter().any(|user| user.id == owner);
                 for user in users {
-                    messages.push(append_in(&mut tx, &system(room, &user, left_text(&user))).await?);
+                    messages
+                        .push(append_in(&mut tx, &system(room, &user, MemberChange::Left, left_text(&user))).await?);
                 }
                 if owner_left {
                     // The member present longest inherits the room.
@@ -549,7 +555,8 @@ impl Store for SqliteStore {
             let query = if statement.contains("?3") { query.bind(millis(Utc::now())) } else { query };
             query.execute(&mut *tx).await?;
         }
-        let message = append_in(&mut tx, &system(room, &kicked, kicked_text(&kicked, by))).await?;
+        let message =
+            append_in(&mut tx, &system(room, &kicked, MemberChange::Kicked, kicked_text(&kicked, by))).await?;
         let room = room_in(&mut tx, room).await?;
         tx.commit().await?;
         Ok(OwnerAction::Done { room, message })
@@ -587,7 +594,9 @@ impl Store for SqliteStore {
                 .bind(user.nickname())
                 .execute(&mut *tx)
                 .await?;
-            messages.push(append_in(&mut tx, &system(room, user, renamed_text(old_name, user))).await?);
+            messages.push(
+                append_in(&mut tx, &system(room, user, MemberChange::Renamed, renamed_text(old_name, user))).await?,
+            );
         }
         tx.commit().await?;
         Ok(messages)

@@ -12,7 +12,7 @@ use crate::helpers::{
 crate::on_both_backends!(
     over_websocket_whispers_stay_private_and_kicks_close_the_socket,
     a_kicked_member_cannot_win_back_a_locked_room_with_its_password,
-    the_member_list_arrives_on_connect_and_on_every_change,
+    the_member_list_arrives_on_connect_and_changes_ride_the_sequence,
     a_whisper_reaches_only_its_two_ends_live_in_history_and_on_replay,
     whispers_to_strangers_or_oneself_are_refused,
     a_kicked_member_is_cut_off_and_cannot_come_back,
@@ -33,7 +33,10 @@ async fn whisper(from: &Client, room: &str, to: &Value, text: &str) -> reqwest::
     from.post_json(&format!("/api/rooms/{room}/messages"), json!({ "text": text, "to": to["id"] })).await
 }
 
-async fn the_member_list_arrives_on_connect_and_on_every_change(backend: Backend) {
+/// The list comes once, on connect; after that every change is a system message in the room's
+/// sequence (with `change`), never the whole list again: a big room would pay for that
+/// quadratically.
+async fn the_member_list_arrives_on_connect_and_changes_ride_the_sequence(backend: Backend) {
     let app = spawn_app(backend).await;
     let (alice, room) = app.room_with_owner(json!({ "title": "members" })).await;
     let room = id_of(&room);
@@ -51,10 +54,31 @@ async fn the_member_list_arrives_on_connect_and_on_every_change(backend: Backend
     let bob = app.client();
     let _bob_tab_1 = bob.room_events(&room, None).await;
     let _bob_tab_2 = bob.room_events(&room, None).await;
-    let second = next_members(&mut events).await;
-    assert_eq!(second.len(), 2, "one user, two tabs, one member");
-    assert_eq!(second[1]["id"], bob.me().await["id"]);
-    assert_eq!(second[1]["owner"], false);
+    let bob_me = bob.me().await;
+    let joined = events.next_event().await;
+    assert_eq!(joined.event, "system", "a change, not a new list");
+    let joined: Value = serde_json::from_str(&joined.data).unwrap();
+    assert_eq!((&joined["change"], &joined["user"]), (&json!("joined"), &bob_me));
+
+    // A list read later already holds the change: its as_of is at or past the change's id.
+    let mut carol_events = app.client().room_events(&room, None).await;
+    let (list, as_of) = {
+        let event = carol_events.next_named("members").await;
+        let data: Value = serde_json::from_str(&event.data).unwrap();
+        (data["members"].as_array().unwrap().clone(), data["as_of"].as_i64().unwrap())
+    };
+    assert_eq!(list.len(), 3, "alice, bob (one user, two tabs, one member) and carol");
+    assert_eq!((&list[1]["id"], &list[1]["owner"]), (&bob_me["id"], &json!(false)));
+    assert!(as_of > joined["id"].as_i64().unwrap(), "carol's own join is in the list too");
+
+    let handover = alice.post_json(&format!("/api/rooms/{room}/owner"), json!({ "to": bob_me["id"] })).await;
+    assert_eq!(handover.status(), StatusCode::OK);
+    let changes: Vec<Value> = events.next_messages(2).await; // carol joined, bob owns
+    assert_eq!(changes[0]["change"], "joined");
+    assert_eq!((&changes[1]["change"], &changes[1]["user"]["id"]), (&json!("owner"), &bob_me["id"]));
+    let chat = alice.say_ok(&room, "no change in a chat").await;
+    assert!(chat.get("change").is_none(), "{chat}");
+    assert_eq!(events.next_event().await.event, "chat", "no member list in between");
 }
 
 async fn a_whisper_reaches_only_its_two_ends_live_in_history_and_on_replay(backend: Backend) {
@@ -128,7 +152,8 @@ async fn a_kicked_member_is_cut_off_and_cannot_come_back(backend: Backend) {
     let notice = carol_events.next_messages(1).await;
     assert_eq!(notice[0]["kind"], "system");
     assert!(notice[0]["text"].as_str().unwrap().contains("removed"));
-    let members = next_members(&mut carol_events).await;
+    assert_eq!((&notice[0]["change"], &notice[0]["user"]["id"]), (&json!("kicked"), &bob_me["id"]));
+    let members = next_members(&mut app.client().room_events(&room, None).await).await;
     assert!(members.iter().all(|m| m["id"] != bob_me["id"]));
 
     let rejoin = bob.join(&room, json!({})).await;
@@ -183,14 +208,12 @@ async fn the_longest_present_member_inherits_a_room_whose_owner_left(backend: Ba
 
     let messages = bob_events.next_messages(3).await; // carol joined, alice left, bob owns
     assert!(texts(&messages)[1].contains("left"));
+    assert_eq!(messages[1]["change"], "left");
     assert_eq!(messages[2]["user"]["id"], bob_me["id"]);
     assert!(texts(&messages)[2].contains("owner"));
-    let members = loop {
-        let members = next_members(&mut bob_events).await;
-        if members.len() == 2 {
-            break members;
-        }
-    };
+    assert_eq!(messages[2]["change"], "owner");
+    let members = next_members(&mut bob.room_events(&room, None).await).await;
+    assert_eq!(members.len(), 2);
     assert_eq!(members[0]["id"], bob_me["id"]);
     assert_eq!(members[0]["owner"], true);
     let updated: Value = loop {
@@ -215,6 +238,7 @@ async fn the_owner_can_hand_the_room_over(backend: Backend) {
     assert_eq!(room_now["owner"], carol_me);
     let last = alice.messages(&room, "").await.pop().unwrap();
     assert_eq!((last["kind"].as_str(), &last["user"]), (Some("system"), &carol_me));
+    assert_eq!(last["change"], "owner");
     // The former owner is an ordinary member now.
     let delete = alice.http.delete(alice.url(&format!("/api/rooms/{room}"))).send().await.unwrap();
     assert_eq!(delete.status(), StatusCode::FORBIDDEN);
@@ -235,7 +259,8 @@ async fn a_new_nickname_is_announced_in_the_users_rooms(backend: Backend) {
 
     let notice = events.next_messages(1).await;
     assert_eq!(notice[0]["text"], format!("{old_name} is now known as Bobby."));
-    let members = next_members(&mut events).await;
+    assert_eq!((&notice[0]["change"], &notice[0]["user"]["name"]), (&json!("renamed"), &json!("Bobby")));
+    let members = next_members(&mut alice.room_events(&room, None).await).await;
     assert_eq!(members[1]["name"], "Bobby");
     let said = bob.say_ok(&room, "it's me").await;
     assert_eq!(said["user"]["name"], "Bobby");
