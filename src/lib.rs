@@ -100,6 +100,7 @@ impl Application {
             config: Arc::new(config),
             store,
             session_key,
+            writes: Default::default(),
             shutdown,
         };
         let mut tasks = JoinSet::new();

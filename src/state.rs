@@ -30,6 +30,8 @@ pub struct AppState {
     pub rate_limits: crate::rate_limit::RateLimits,
     /// Counters served at `/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// Group commit: the queues of posts waiting for their room's writer.
+    pub writes: crate::chat::deliver::Writes,
     /// Cancelled at shutdown, so long-lived streams end and the server can exit.
     pub shutdown: CancellationToken,
 }

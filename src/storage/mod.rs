@@ -49,6 +49,18 @@ impl From<sqlx::Error> for StorageError {
     }
 }
 
+impl StorageError {
+    /// The same error again, for each caller that shared a failed batch (`sqlx` errors are
+    /// not `Clone`).
+    pub fn duplicate(&self) -> Self {
+        match self {
+            Self::NotFound => Self::NotFound,
+            Self::Unavailable(reason) => Self::Unavailable(reason.clone()),
+            Self::Other(err) => Self::Other(anyhow::anyhow!("{err:#}")),
+        }
+    }
+}
+
 pub type StoreResult<T> = Result<T, StorageError>;
 
 /// Which messages to read: a window by sequence number, oldest first.
@@ -137,9 +149,16 @@ pub trait Store: Send + Sync + 'static {
     /// left with no seat at all.
     async fn expire_seats(&self, now: DateTime<Utc>) -> StoreResult<Vec<Departure>>;
 
-    /// Stores the message with the room's next sequence number. The number is taken inside
-    /// the same transaction as the insert, so commit order equals sequence order.
-    async fn append_message(&self, message: NewMessage) -> StoreResult<Message>;
+    /// Stores the messages, all of `room`, in order with the room's next sequence numbers, in
+    /// one transaction: all or none. The numbers are taken inside the transaction that inserts
+    /// them, so commit order equals sequence order. (Group commit: see `chat/deliver.rs`.)
+    async fn append_batch(&self, room: RoomId, batch: Vec<NewMessage>) -> StoreResult<Vec<Message>>;
+
+    /// Stores one message; `append_batch` of one.
+    async fn append_message(&self, message: NewMessage) -> StoreResult<Message> {
+        let mut stored = self.append_batch(message.room, vec![message]).await?;
+        stored.pop().ok_or_else(|| StorageError::Other(anyhow::anyhow!("an append stored nothing")))
+    }
     /// A window of the room's messages that `viewer` may read (whispers only between their
     /// two ends), oldest first.
     async fn messages(&self, room: RoomId, page: Page, viewer: UserId) -> StoreResult<Vec<Message>>;

@@ -155,6 +155,61 @@ async fn append_in(conn: &mut PgConnection, message: &NewMessage) -> StoreResult
     Ok(message.stored(seq, created_at))
 }
 
+/// Stores text messages (no GIFs) in one statement: one round trip and one commit however
+/// many there are. The `UPDATE` takes `n` numbers at once and holds the room's row lock until
+/// the statement commits, so the numbers stay gap-free and in commit order across instances.
+async fn append_texts(pool: &PgPool, room: RoomId, batch: &[NewMessage]) -> StoreResult<Vec<Message>> {
+    let mut columns = TextColumns::default();
+    for message in batch {
+        let (text, to, _) = message.parts();
+        columns.user_id.push(message.author.id.0);
+        columns.user_name.push(message.author.nickname().map(str::to_owned));
+        columns.kind.push(message.kind().as_str());
+        columns.to_id.push(to.map(|u| u.id.0));
+        columns.to_name.push(to.and_then(User::nickname).map(str::to_owned));
+        columns.text.push(text);
+        columns.change.push(message.change().map(MemberChange::as_str));
+    }
+    let rows: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
+        "WITH bump AS (\
+            UPDATE rooms SET last_seq = last_seq + cardinality($2::uuid[]) WHERE id = $1 RETURNING last_seq) \
+         INSERT INTO messages (room_id, seq, kind, user_id, user_name, to_user_id, to_user_name, text, member_change) \
+         SELECT $1, bump.last_seq - cardinality($2::uuid[]) + b.ord, b.kind, b.user_id, b.user_name, b.to_id, \
+                b.to_name, b.text, b.change \
+         FROM bump, unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[]) \
+              WITH ORDINALITY AS b(user_id, user_name, kind, to_id, to_name, text, change, ord) \
+         RETURNING seq, created_at",
+    )
+    .bind(room.0)
+    .bind(&columns.user_id)
+    .bind(&columns.user_name)
+    .bind(&columns.kind)
+    .bind(&columns.to_id)
+    .bind(&columns.to_name)
+    .bind(&columns.text)
+    .bind(&columns.change)
+    .fetch_all(pool)
+    .await?;
+    if rows.is_empty() {
+        return Err(StorageError::NotFound); // no room row to bump
+    }
+    let first = rows.iter().map(|(seq, _)| *seq).min().unwrap_or_default();
+    let created_at = rows[0].1; // now(): the same for the whole statement
+    Ok(batch.iter().zip(first..).map(|(message, seq)| message.stored(seq, created_at)).collect())
+}
+
+/// `append_texts`' parameters, one array per column.
+#[derive(Default)]
+struct TextColumns<'a> {
+    user_id: Vec<Uuid>,
+    user_name: Vec<Option<String>>,
+    kind: Vec<&'a str>,
+    to_id: Vec<Option<Uuid>>,
+    to_name: Vec<Option<String>>,
+    text: Vec<Option<String>>,
+    change: Vec<Option<&'a str>>,
+}
+
 /// Locks the room row and returns its owner; `NotFound` when there is no room.
 async fn lock_room(conn: &mut PgConnection, room: RoomId) -> StoreResult<Uuid> {
     Ok(sqlx::query_scalar("SELECT owner_id FROM rooms WHERE id = $1 FOR UPDATE").bind(room.0).fetch_one(conn).await?)
@@ -417,11 +472,19 @@ impl Store for PostgresStore {
         Ok(departures)
     }
 
-    async fn append_message(&self, message: NewMessage) -> StoreResult<Message> {
-        let mut tx = self.pool.begin().await?;
-        let stored = append_in(&mut tx, &message).await?;
-        tx.commit().await?;
-        Ok(stored)
+    async fn append_batch(&self, room: RoomId, batch: Vec<NewMessage>) -> StoreResult<Vec<Message>> {
+        debug_assert!(batch.iter().all(|m| m.room == room));
+        if batch.iter().any(|m| m.parts().2.is_some()) {
+            // GIFs insert their bytes first; a rare path, one message at a time.
+            let mut tx = self.pool.begin().await?;
+            let mut stored = Vec::with_capacity(batch.len());
+            for message in &batch {
+                stored.push(append_in(&mut tx, message).await?);
+            }
+            tx.commit().await?;
+            return Ok(stored);
+        }
+        append_texts(&self.pool, room, &batch).await
     }
 
     async fn messages(&self, room: RoomId, page: Page, viewer: UserId) -> StoreResult<Vec<Message>> {

@@ -465,9 +465,14 @@ impl Store for SqliteStore {
         Ok(departures)
     }
 
-    async fn append_message(&self, message: NewMessage) -> StoreResult<Message> {
+    async fn append_batch(&self, room: RoomId, batch: Vec<NewMessage>) -> StoreResult<Vec<Message>> {
+        debug_assert!(batch.iter().all(|m| m.room == room));
+        // One transaction, so one commit (and one WAL sync) for the whole batch.
         let mut tx = self.writer.begin().await?;
-        let stored = append_in(&mut tx, &message).await?;
+        let mut stored = Vec::with_capacity(batch.len());
+        for message in &batch {
+            stored.push(append_in(&mut tx, message).await?);
+        }
         tx.commit().await?;
         Ok(stored)
     }

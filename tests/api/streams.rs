@@ -21,6 +21,7 @@ crate::on_both_backends!(
     the_last_member_leaving_deletes_the_room_after_the_grace_period,
     sse_responses_have_streaming_headers,
     shutdown_ends_open_streams_and_the_server_exits,
+    concurrent_posts_are_numbered_without_gaps_and_delivered_in_order,
 );
 
 async fn two_subscribers_receive_the_same_chat(backend: Backend) {
@@ -257,4 +258,40 @@ async fn shutdown_ends_open_streams_and_the_server_exits(backend: Backend) {
     // Each ends (within the helper's time limit) once what was already queued is out.
     room_events.until_end().await;
     lobby.until_end().await;
+}
+
+/// Many posters at once (group commit writes them in shared batches): every 201 is stored,
+/// the ids are consecutive, and a subscriber and the history see them in the same order.
+async fn concurrent_posts_are_numbered_without_gaps_and_delivered_in_order(backend: Backend) {
+    const POSTERS: usize = 6;
+    const EACH: usize = 20; // under the default write burst of one session
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "crowd" })).await;
+    let room = id_of(&room);
+    let posters: Vec<_> = (0..POSTERS).map(|_| app.client()).collect();
+    for poster in &posters {
+        poster.join_ok(&room).await;
+    }
+    let mut events = alice.room_events(&room, None).await;
+    let head = alice.messages(&room, "").await.last().unwrap()["id"].as_i64().unwrap();
+
+    let sent = futures_util::future::join_all(posters.iter().enumerate().map(|(p, poster)| {
+        let room = room.clone();
+        async move {
+            let mut sent = Vec::new();
+            for n in 0..EACH {
+                sent.push(poster.say_ok(&room, &format!("poster {p} #{n}")).await);
+            }
+            sent
+        }
+    }))
+    .await;
+
+    let mut all: Vec<_> = sent.into_iter().flatten().collect();
+    all.sort_by_key(|m| m["id"].as_i64().unwrap());
+    let expected: Vec<i64> = (head + 1..=head + (POSTERS * EACH) as i64).collect();
+    assert_eq!(ids(&all), expected, "consecutive ids, one per 201");
+    assert_eq!(events.next_messages(all.len()).await, all, "delivered once each, in id order");
+    let history = alice.messages(&room, &format!("?after={head}&limit=200")).await;
+    assert_eq!(history, all, "stored exactly as acknowledged");
 }
