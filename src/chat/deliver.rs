@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 use crate::{
     domain::{Message, NewMessage, RoomId},
     error::ApiError,
+    rooms::access,
     state::AppState,
     storage::StoreResult,
 };
@@ -38,13 +39,15 @@ pub struct Writes {
 
 struct Queued {
     message: NewMessage,
-    reply: oneshot::Sender<StoreResult<Message>>,
+    /// The stored message, or `None` when its author holds no seat.
+    reply: oneshot::Sender<StoreResult<Option<Message>>>,
 }
 
-/// Stores the message (with the next ones posted to its room meanwhile), publishes it, and
-/// returns it as stored.
+/// Stores the message (with the next ones posted to its room meanwhile) if its author holds a
+/// seat in the room, which this renews; publishes it, and returns it as stored. Without a
+/// seat: 403 (or 404 when the room is gone).
 pub async fn append_and_publish(state: &AppState, message: NewMessage) -> Result<Message, ApiError> {
-    let room = message.room;
+    let (room, author) = (message.room, message.author.id);
     let (reply, answer) = oneshot::channel();
     let start_writer = match state.writes.queues.lock().unwrap().entry(room) {
         Entry::Occupied(mut queue) => {
@@ -60,7 +63,10 @@ pub async fn append_and_publish(state: &AppState, message: NewMessage) -> Result
         tokio::spawn(write_room(state.clone(), room));
     }
     let stored = answer.await.map_err(|_| ApiError::Internal(anyhow::anyhow!("the room's writer stopped")))??;
-    Ok(stored)
+    match stored {
+        Some(message) => Ok(message),
+        None => Err(access::refusal(state, room, author).await),
+    }
 }
 
 /// Writes the room's queue batch by batch until it is empty, then leaves the map.
@@ -79,9 +85,9 @@ async fn write_room(state: AppState, room: RoomId) {
         };
         let (messages, replies): (Vec<NewMessage>, Vec<_>) = batch.into_iter().map(|q| (q.message, q.reply)).unzip();
         let started = Instant::now();
-        match state.store.append_batch(room, messages).await {
+        match state.store.append_posts(room, messages, access::renewal(&state)).await {
             Ok(stored) => {
-                for message in &stored {
+                for message in stored.iter().flatten() {
                     state.hub.publish_message(message);
                 }
                 state.metrics.write_took(started.elapsed());

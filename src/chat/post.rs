@@ -8,7 +8,8 @@ use crate::{
     state::AppState,
 };
 
-/// Validates, checks the seat, stores and publishes. `to` (a user id) makes it a whisper.
+/// Validates, stores and publishes, if the user holds a seat (checked as the message is
+/// stored). `to` (a user id) makes it a whisper.
 pub async fn post_text(
     state: &AppState,
     identity: &Identity,
@@ -18,10 +19,13 @@ pub async fn post_text(
 ) -> Result<Message, ApiError> {
     let text = MessageText::parse(text, state.config.max_message_chars)?;
     let recipient = to.map(|raw| parse_recipient(raw, identity.id)).transpose()?;
-    access::ensure_seated(state, room, identity.id).await?;
     let body = match recipient {
         None => NewMessageBody::Chat(text),
-        Some(to) => NewMessageBody::Whisper { text, to: access::seated_member(state, room, to).await? },
+        Some(to) => {
+            // A stranger learns nothing about who is in the room.
+            access::ensure_seated(state, room, identity.id).await?;
+            NewMessageBody::Whisper { text, to: access::seated_member(state, room, to).await? }
+        }
     };
     let message = NewMessage { room, author: identity.user(), body };
     super::deliver::append_and_publish(state, message).await

@@ -71,6 +71,15 @@ pub struct Page {
     pub limit: u32,
 }
 
+/// How activity (a post) renews its author's seat: to `until`, if it expires before
+/// `renew_before`. A seat that is fresh enough (an open stream keeps it leased) then costs a
+/// read, not a write and a commit per post.
+#[derive(Clone, Copy, Debug)]
+pub struct Renewal {
+    pub until: DateTime<Utc>,
+    pub renew_before: DateTime<Utc>,
+}
+
 /// The outcome of asking for a seat in a room.
 // Returned once per join and never stored, so the size difference costs nothing.
 #[allow(clippy::large_enum_variant)]
@@ -136,9 +145,8 @@ pub trait Store: Send + Sync + 'static {
     /// seat request (on every instance), and stores a "joined" message for a new seat.
     /// An existing seat is kept and extended to at least `until`.
     async fn take_seat(&self, room: RoomId, user: &User, until: DateTime<Utc>) -> StoreResult<Seat>;
-    /// Extends the user's seat to at least `until` (they are active) and says whether they
-    /// hold one: a single round trip on the posting path.
-    async fn touch_seat(&self, room: RoomId, user: UserId, until: DateTime<Utc>) -> StoreResult<bool>;
+    /// Says whether the user holds a seat, and renews it (they are active).
+    async fn touch_seat(&self, room: RoomId, user: UserId, renewal: Renewal) -> StoreResult<bool>;
     /// Extends existing seats to at least `until` (stream heartbeats, posts). Missing seats are
     /// not recreated.
     async fn extend_seats(&self, seats: &[(RoomId, UserId)], until: DateTime<Utc>) -> StoreResult<()>;
@@ -149,16 +157,19 @@ pub trait Store: Send + Sync + 'static {
     /// left with no seat at all.
     async fn expire_seats(&self, now: DateTime<Utc>) -> StoreResult<Vec<Departure>>;
 
-    /// Stores the messages, all of `room`, in order with the room's next sequence numbers, in
-    /// one transaction: all or none. The numbers are taken inside the transaction that inserts
-    /// them, so commit order equals sequence order. (Group commit: see `chat/deliver.rs`.)
-    async fn append_batch(&self, room: RoomId, batch: Vec<NewMessage>) -> StoreResult<Vec<Message>>;
-
-    /// Stores one message; `append_batch` of one.
-    async fn append_message(&self, message: NewMessage) -> StoreResult<Message> {
-        let mut stored = self.append_batch(message.room, vec![message]).await?;
-        stored.pop().ok_or_else(|| StorageError::Other(anyhow::anyhow!("an append stored nothing")))
-    }
+    /// Stores the message with the room's next sequence number. The number is taken inside
+    /// the same transaction as the insert, so commit order equals sequence order.
+    async fn append_message(&self, message: NewMessage) -> StoreResult<Message>;
+    /// Stores users' posts to `room` (group commit: see `chat/deliver.rs`), in order, with the
+    /// room's next sequence numbers, in one transaction. A post is stored only if its author
+    /// holds a seat, which the post renews; `None` in its place when they hold none. Checking
+    /// the seat here, rather than in a query of its own, saves a round trip per post.
+    async fn append_posts(
+        &self,
+        room: RoomId,
+        batch: Vec<NewMessage>,
+        renewal: Renewal,
+    ) -> StoreResult<Vec<Option<Message>>>;
     /// A window of the room's messages that `viewer` may read (whispers only between their
     /// two ends), oldest first.
     async fn messages(&self, room: RoomId, page: Page, viewer: UserId) -> StoreResult<Vec<Message>>;

@@ -10,12 +10,15 @@ use sqlx::{postgres::PgPoolOptions, PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{
-    joined_text, kicked_text, left_text, owner_text, renamed_text, system, Departure, OwnerAction, Page, Seat,
+    joined_text, kicked_text, left_text, owner_text, renamed_text, system, Departure, OwnerAction, Page, Renewal, Seat,
     StorageError, Store, StoreResult,
 };
 use crate::domain::{
     GifId, Member, MemberChange, Message, MessageKind, NewMessage, NewRoom, Room, RoomId, User, UserId,
 };
+
+/// A pooled connection idle for longer than this is pinged before use.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -27,6 +30,18 @@ impl PostgresStore {
             .max_connections(16)
             // Fail fast when the database is away, so requests get a 503 instead of hanging.
             .acquire_timeout(Duration::from_secs(3))
+            // sqlx pings every connection it hands out by default: a round trip (and a wakeup
+            // of a PostgreSQL backend) per query. Only a connection that sat idle can have died
+            // unnoticed (a used one is checked on release), so only those are pinged.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > IDLE_BEFORE_PING {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
@@ -155,10 +170,33 @@ async fn append_in(conn: &mut PgConnection, message: &NewMessage) -> StoreResult
     Ok(message.stored(seq, created_at))
 }
 
-/// Stores text messages (no GIFs) in one statement: one round trip and one commit however
-/// many there are. The `UPDATE` takes `n` numbers at once and holds the room's row lock until
-/// the statement commits, so the numbers stay gap-free and in commit order across instances.
-async fn append_texts(pool: &PgPool, room: RoomId, batch: &[NewMessage]) -> StoreResult<Vec<Message>> {
+/// Whether the user holds a seat, renewing it per `renewal`: one round trip, and a write only
+/// for a seat close to expiring.
+async fn touch_seat_in(conn: &mut PgConnection, room: RoomId, user: UserId, renewal: Renewal) -> StoreResult<bool> {
+    Ok(sqlx::query_scalar(
+        "WITH renewed AS (UPDATE seats SET expires_at = $3 \
+             WHERE room_id = $1 AND user_id = $2 AND expires_at < $4 RETURNING 1) \
+         SELECT EXISTS (SELECT 1 FROM seats WHERE room_id = $1 AND user_id = $2)",
+    )
+    .bind(room.0)
+    .bind(user.0)
+    .bind(renewal.until)
+    .bind(renewal.renew_before)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Stores text posts (no GIFs) in one statement: one round trip and one commit however many
+/// there are. Posts whose author holds no seat are left out (`seated`); the others renew their
+/// authors' seats. The `UPDATE rooms` takes all the numbers at once and holds the room's row
+/// lock until the statement commits, so numbers stay gap-free and in commit order across
+/// instances.
+async fn append_texts(
+    pool: &PgPool,
+    room: RoomId,
+    batch: &[NewMessage],
+    renewal: Renewal,
+) -> StoreResult<Vec<Option<Message>>> {
     let mut columns = TextColumns::default();
     for message in batch {
         let (text, to, _) = message.parts();
@@ -170,15 +208,22 @@ async fn append_texts(pool: &PgPool, room: RoomId, batch: &[NewMessage]) -> Stor
         columns.text.push(text);
         columns.change.push(message.change().map(MemberChange::as_str));
     }
-    let rows: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
-        "WITH bump AS (\
-            UPDATE rooms SET last_seq = last_seq + cardinality($2::uuid[]) WHERE id = $1 RETURNING last_seq) \
-         INSERT INTO messages (room_id, seq, kind, user_id, user_name, to_user_id, to_user_name, text, member_change) \
-         SELECT $1, bump.last_seq - cardinality($2::uuid[]) + b.ord, b.kind, b.user_id, b.user_name, b.to_id, \
-                b.to_name, b.text, b.change \
-         FROM bump, unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[]) \
-              WITH ORDINALITY AS b(user_id, user_name, kind, to_id, to_name, text, change, ord) \
-         RETURNING seq, created_at",
+    let row: (Option<i64>, DateTime<Utc>, Vec<bool>) = sqlx::query_as(
+        "WITH batch AS (\
+             SELECT b.*, EXISTS (SELECT 1 FROM seats s WHERE s.room_id = $1 AND s.user_id = b.user_id) AS seated \
+             FROM unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[]) \
+                  WITH ORDINALITY AS b(user_id, user_name, kind, to_id, to_name, text, change, ord)), \
+         accepted AS (SELECT *, row_number() OVER (ORDER BY ord) AS n FROM batch WHERE seated), \
+         renewed AS (UPDATE seats SET expires_at = $9 \
+             WHERE room_id = $1 AND user_id IN (SELECT user_id FROM accepted) AND expires_at < $10), \
+         bump AS (UPDATE rooms SET last_seq = last_seq + (SELECT count(*) FROM accepted) \
+             WHERE id = $1 RETURNING last_seq), \
+         inserted AS (INSERT INTO messages (room_id, seq, kind, user_id, user_name, to_user_id, to_user_name, \
+                 text, member_change) \
+             SELECT $1, bump.last_seq - (SELECT count(*) FROM accepted) + a.n, a.kind, a.user_id, a.user_name, \
+                 a.to_id, a.to_name, a.text, a.change \
+             FROM bump, accepted a) \
+         SELECT (SELECT last_seq FROM bump), now(), (SELECT array_agg(seated ORDER BY ord) FROM batch)",
     )
     .bind(room.0)
     .bind(&columns.user_id)
@@ -188,14 +233,26 @@ async fn append_texts(pool: &PgPool, room: RoomId, batch: &[NewMessage]) -> Stor
     .bind(&columns.to_name)
     .bind(&columns.text)
     .bind(&columns.change)
-    .fetch_all(pool)
+    .bind(renewal.until)
+    .bind(renewal.renew_before)
+    .fetch_one(pool)
     .await?;
-    if rows.is_empty() {
+    let (Some(last_seq), created_at, seated) = row else {
         return Err(StorageError::NotFound); // no room row to bump
-    }
-    let first = rows.iter().map(|(seq, _)| *seq).min().unwrap_or_default();
-    let created_at = rows[0].1; // now(): the same for the whole statement
-    Ok(batch.iter().zip(first..).map(|(message, seq)| message.stored(seq, created_at)).collect())
+    };
+    // `created_at` is now(), the same for the whole statement, as the inserted rows have it.
+    let accepted = seated.iter().filter(|s| **s).count() as i64;
+    let mut next = last_seq - accepted + 1;
+    Ok(batch
+        .iter()
+        .zip(seated)
+        .map(|(message, seated)| {
+            seated.then(|| {
+                next += 1;
+                message.stored(next - 1, created_at)
+            })
+        })
+        .collect())
 }
 
 /// `append_texts`' parameters, one array per column.
@@ -374,15 +431,9 @@ impl Store for PostgresStore {
         Ok(Seat::Taken { room, joined })
     }
 
-    async fn touch_seat(&self, room: RoomId, user: UserId, until: DateTime<Utc>) -> StoreResult<bool> {
-        let touched =
-            sqlx::query("UPDATE seats SET expires_at = GREATEST(expires_at, $3) WHERE room_id = $1 AND user_id = $2")
-                .bind(room.0)
-                .bind(user.0)
-                .bind(until)
-                .execute(&self.pool)
-                .await?;
-        Ok(touched.rows_affected() == 1)
+    async fn touch_seat(&self, room: RoomId, user: UserId, renewal: Renewal) -> StoreResult<bool> {
+        let mut conn = self.pool.acquire().await?;
+        touch_seat_in(&mut conn, room, user, renewal).await
     }
 
     async fn extend_seats(&self, seats: &[(RoomId, UserId)], until: DateTime<Utc>) -> StoreResult<()> {
@@ -472,19 +523,32 @@ impl Store for PostgresStore {
         Ok(departures)
     }
 
-    async fn append_batch(&self, room: RoomId, batch: Vec<NewMessage>) -> StoreResult<Vec<Message>> {
+    async fn append_message(&self, message: NewMessage) -> StoreResult<Message> {
+        let mut tx = self.pool.begin().await?;
+        let stored = append_in(&mut tx, &message).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn append_posts(
+        &self,
+        room: RoomId,
+        batch: Vec<NewMessage>,
+        renewal: Renewal,
+    ) -> StoreResult<Vec<Option<Message>>> {
         debug_assert!(batch.iter().all(|m| m.room == room));
-        if batch.iter().any(|m| m.parts().2.is_some()) {
-            // GIFs insert their bytes first; a rare path, one message at a time.
-            let mut tx = self.pool.begin().await?;
-            let mut stored = Vec::with_capacity(batch.len());
-            for message in &batch {
-                stored.push(append_in(&mut tx, message).await?);
-            }
-            tx.commit().await?;
-            return Ok(stored);
+        if batch.iter().all(|m| m.parts().2.is_none()) {
+            return append_texts(&self.pool, room, &batch, renewal).await;
         }
-        append_texts(&self.pool, room, &batch).await
+        // GIFs insert their bytes first: a rarer path, statement by statement.
+        let mut tx = self.pool.begin().await?;
+        let mut stored = Vec::with_capacity(batch.len());
+        for message in &batch {
+            let seated = touch_seat_in(&mut tx, room, message.author.id, renewal).await?;
+            stored.push(if seated { Some(append_in(&mut tx, message).await?) } else { None });
+        }
+        tx.commit().await?;
+        Ok(stored)
     }
 
     async fn messages(&self, room: RoomId, page: Page, viewer: UserId) -> StoreResult<Vec<Message>> {

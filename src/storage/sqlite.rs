@@ -13,7 +13,7 @@ use sqlx::{
 };
 
 use super::{
-    joined_text, kicked_text, left_text, owner_text, renamed_text, system, Departure, OwnerAction, Page, Seat,
+    joined_text, kicked_text, left_text, owner_text, renamed_text, system, Departure, OwnerAction, Page, Renewal, Seat,
     StorageError, Store, StoreResult,
 };
 use crate::domain::{
@@ -201,6 +201,26 @@ async fn append_in(conn: &mut SqliteConnection, message: &NewMessage) -> StoreRe
     Ok(message.stored(seq, from_millis(millis(now))))
 }
 
+/// Whether the user holds a seat, renewing it per `renewal` (a write only for a seat close
+/// to expiring).
+async fn touch_seat_in(conn: &mut SqliteConnection, room: RoomId, user: UserId, renewal: Renewal) -> StoreResult<bool> {
+    let expires: Option<i64> = sqlx::query_scalar("SELECT expires_at FROM seats WHERE room_id = ? AND user_id = ?")
+        .bind(room.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(expires) = expires else { return Ok(false) };
+    if expires < millis(renewal.renew_before) {
+        sqlx::query("UPDATE seats SET expires_at = MAX(expires_at, ?) WHERE room_id = ? AND user_id = ?")
+            .bind(millis(renewal.until))
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(true)
+}
+
 /// The room's owner; `NotFound` when there is no room. (The single writer connection already
 /// makes the caller's transaction exclusive, so there is nothing to lock.)
 async fn owner_of(conn: &mut SqliteConnection, room: RoomId) -> StoreResult<UserId> {
@@ -377,14 +397,9 @@ impl Store for SqliteStore {
         Ok(Seat::Taken { room, joined })
     }
 
-    async fn touch_seat(&self, room: RoomId, user: UserId, until: DateTime<Utc>) -> StoreResult<bool> {
-        let touched = sqlx::query("UPDATE seats SET expires_at = MAX(expires_at, ?) WHERE room_id = ? AND user_id = ?")
-            .bind(millis(until))
-            .bind(room.to_string())
-            .bind(user.to_string())
-            .execute(&self.writer)
-            .await?;
-        Ok(touched.rows_affected() == 1)
+    async fn touch_seat(&self, room: RoomId, user: UserId, renewal: Renewal) -> StoreResult<bool> {
+        let mut conn = self.writer.acquire().await?;
+        touch_seat_in(&mut conn, room, user, renewal).await
     }
 
     async fn extend_seats(&self, seats: &[(RoomId, UserId)], until: DateTime<Utc>) -> StoreResult<()> {
@@ -465,13 +480,28 @@ impl Store for SqliteStore {
         Ok(departures)
     }
 
-    async fn append_batch(&self, room: RoomId, batch: Vec<NewMessage>) -> StoreResult<Vec<Message>> {
-        debug_assert!(batch.iter().all(|m| m.room == room));
-        // One transaction, so one commit (and one WAL sync) for the whole batch.
+    async fn append_message(&self, message: NewMessage) -> StoreResult<Message> {
         let mut tx = self.writer.begin().await?;
+        let stored = append_in(&mut tx, &message).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn append_posts(
+        &self,
+        room: RoomId,
+        batch: Vec<NewMessage>,
+        renewal: Renewal,
+    ) -> StoreResult<Vec<Option<Message>>> {
+        debug_assert!(batch.iter().all(|m| m.room == room));
+        // One transaction, so one commit for the whole batch.
+        let mut tx = self.writer.begin().await?;
+        // A deleted room must fail the batch (404), not just find no seats.
+        sqlx::query("SELECT 1 FROM rooms WHERE id = ?").bind(room.to_string()).fetch_one(&mut *tx).await?;
         let mut stored = Vec::with_capacity(batch.len());
         for message in &batch {
-            stored.push(append_in(&mut tx, message).await?);
+            let seated = touch_seat_in(&mut tx, room, message.author.id, renewal).await?;
+            stored.push(if seated { Some(append_in(&mut tx, message).await?) } else { None });
         }
         tx.commit().await?;
         Ok(stored)

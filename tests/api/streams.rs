@@ -275,17 +275,27 @@ async fn concurrent_posts_are_numbered_without_gaps_and_delivered_in_order(backe
     let mut events = alice.room_events(&room, None).await;
     let head = alice.messages(&room, "").await.last().unwrap()["id"].as_i64().unwrap();
 
-    let sent = futures_util::future::join_all(posters.iter().enumerate().map(|(p, poster)| {
-        let room = room.clone();
-        async move {
-            let mut sent = Vec::new();
-            for n in 0..EACH {
-                sent.push(poster.say_ok(&room, &format!("poster {p} #{n}")).await);
-            }
-            sent
+    // A stranger posting among them shares their batches and is refused alone.
+    let stranger = app.client();
+    let refused = async {
+        for n in 0..EACH {
+            let response = stranger.say(&room, &format!("stranger #{n}")).await;
+            assert_eq!(response.status(), reqwest::StatusCode::FORBIDDEN);
         }
-    }))
-    .await;
+    };
+    let (sent, ()) = tokio::join!(
+        futures_util::future::join_all(posters.iter().enumerate().map(|(p, poster)| {
+            let room = room.clone();
+            async move {
+                let mut sent = Vec::new();
+                for n in 0..EACH {
+                    sent.push(poster.say_ok(&room, &format!("poster {p} #{n}")).await);
+                }
+                sent
+            }
+        })),
+        refused
+    );
 
     let mut all: Vec<_> = sent.into_iter().flatten().collect();
     all.sort_by_key(|m| m["id"].as_i64().unwrap());
