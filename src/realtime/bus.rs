@@ -129,9 +129,10 @@ async fn notify_loop(
 }
 
 async fn listen_loop(pool: PgPool, mut listener: PgListener, instance: Uuid, state: AppState) {
+    let mut shutdown = std::pin::pin!(state.shutdown.clone().cancelled_owned());
     loop {
         let received = tokio::select! {
-            _ = state.shutdown.cancelled() => return,
+            _ = &mut shutdown => return,
             received = listener.try_recv() => received,
         };
         match received {

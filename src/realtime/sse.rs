@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures_util::{stream, Stream, StreamExt};
 use rand::Rng;
 use tokio::time::{interval_at, Instant, Interval};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::{FeedItem, LobbyFeed, PresenceGuard, RoomFeed};
 use crate::metrics::{Metrics, Transport};
@@ -57,7 +57,9 @@ pub fn lobby_events(feed: LobbyFeed) -> ByteStream {
 struct Pump {
     events: ByteStream,
     keep_alive: Interval,
-    shutdown: CancellationToken,
+    /// Created once: a fresh `cancelled()` per event would register with (and leave) the
+    /// token's waiter list, under a lock every stream shares, twice per delivery.
+    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
 }
 
 /// Wraps an event stream into a `text/event-stream` response.
@@ -72,12 +74,13 @@ pub fn response(events: ByteStream, keep_alive: Duration, shutdown: Cancellation
     // restart instead of having them all reconnect in the same instant.
     let retry_ms: u32 = rand::thread_rng().gen_range(1500..4500);
     let head = Bytes::from(format!("retry: {retry_ms}\n\n"));
-    let pump = Pump { events, keep_alive: interval_at(Instant::now() + keep_alive, keep_alive), shutdown };
+    let keep_alive = interval_at(Instant::now() + keep_alive, keep_alive);
+    let pump = Pump { events, keep_alive, shutdown: Box::pin(shutdown.cancelled_owned()) };
     let body = stream::once(async move { head })
         .chain(stream::unfold(pump, |mut pump| async move {
             tokio::select! {
                 biased;
-                _ = pump.shutdown.cancelled() => None,
+                _ = pump.shutdown.as_mut() => None,
                 item = pump.events.next() => item.map(|bytes| (bytes, pump)),
                 _ = pump.keep_alive.tick() => Some((Bytes::from_static(KEEP_ALIVE), pump)),
             }

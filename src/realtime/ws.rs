@@ -91,9 +91,11 @@ pub async fn serve_room(
     let mut pings = interval_at(Instant::now() + period, period);
     let mut liveness = Liveness { period, last_heard: Instant::now() };
     let _open = state.metrics.stream_opened(Transport::WebSocket);
+    // Registered once, not once per event (see `Pump` in sse.rs).
+    let mut shutdown = std::pin::pin!(state.shutdown.clone().cancelled_owned());
     loop {
         tokio::select! {
-            _ = state.shutdown.cancelled() => return close(&mut socket, 1001, "server shutting down").await,
+            _ = &mut shutdown => return close(&mut socket, 1001, "server shutting down").await,
             item = feed.next() => {
                 let (frame, is_last) = match item {
                     Ok(Some(FeedItem::Message(f) | FeedItem::Members(f) | FeedItem::Resync(f))) => (f, false),
@@ -180,13 +182,14 @@ fn api_error_reply(err: ApiError, reference: Option<serde_json::Value>) -> Messa
 
 /// Serves one lobby socket: the room list, then changes.
 pub async fn serve_lobby(mut socket: WebSocket, state: AppState, mut feed: LobbyFeed) {
-    let (keep_alive, shutdown) = (state.config.keep_alive, state.shutdown.clone());
+    let keep_alive = state.config.keep_alive;
+    let mut shutdown = std::pin::pin!(state.shutdown.clone().cancelled_owned());
     let _open = state.metrics.stream_opened(Transport::WebSocket);
     let mut pings = interval_at(Instant::now() + keep_alive, keep_alive);
     let mut liveness = Liveness { period: keep_alive, last_heard: Instant::now() };
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => return close(&mut socket, 1001, "server shutting down").await,
+            _ = &mut shutdown => return close(&mut socket, 1001, "server shutting down").await,
             frame = feed.next() => {
                 let frame: Arc<Frame> = match frame {
                     Ok(Some(frame)) => frame,
