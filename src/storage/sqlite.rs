@@ -403,19 +403,20 @@ impl Store for SqliteStore {
     }
 
     async fn extend_seats(&self, seats: &[(RoomId, UserId)], until: DateTime<Utc>) -> StoreResult<()> {
-        if seats.is_empty() {
-            return Ok(());
+        // One statement per chunk (the pairs travel as one JSON parameter), each its own
+        // commit: a heartbeat for thousands of streams holds the single writer for a few
+        // milliseconds at a time, not for thousands of statements while posts wait.
+        for chunk in seats.chunks(1000) {
+            let pairs: Vec<[String; 2]> = chunk.iter().map(|(r, u)| [r.to_string(), u.to_string()]).collect();
+            sqlx::query(
+                "UPDATE seats SET expires_at = MAX(expires_at, ?1) WHERE (room_id, user_id) IN \
+                 (SELECT value ->> 0, value ->> 1 FROM json_each(?2))",
+            )
+            .bind(millis(until))
+            .bind(serde_json::to_string(&pairs).map_err(anyhow::Error::from)?)
+            .execute(&self.writer)
+            .await?;
         }
-        let mut tx = self.writer.begin().await?;
-        for (room, user) in seats {
-            sqlx::query("UPDATE seats SET expires_at = MAX(expires_at, ?) WHERE room_id = ? AND user_id = ?")
-                .bind(millis(until))
-                .bind(room.to_string())
-                .bind(user.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
         Ok(())
     }
 

@@ -22,6 +22,7 @@ crate::on_both_backends!(
     sse_responses_have_streaming_headers,
     shutdown_ends_open_streams_and_the_server_exits,
     concurrent_posts_are_numbered_without_gaps_and_delivered_in_order,
+    open_streams_keep_their_seats_leased_past_many_leases,
 );
 
 async fn two_subscribers_receive_the_same_chat(backend: Backend) {
@@ -304,4 +305,31 @@ async fn concurrent_posts_are_numbered_without_gaps_and_delivered_in_order(backe
     assert_eq!(events.next_messages(all.len()).await, all, "delivered once each, in id order");
     let history = alice.messages(&room, &format!("?after={head}&limit=200")).await;
     assert_eq!(history, all, "stored exactly as acknowledged");
+}
+
+/// The heartbeat renews the seats of open streams: with a lease of 0.6 s, two members stay for
+/// several leases (no "left", no deletion), and a member whose stream closes does leave.
+async fn open_streams_keep_their_seats_leased_past_many_leases(backend: Backend) {
+    let app = spawn_app_with(backend, |c| {
+        c.presence_lease = Duration::from_millis(600);
+        c.presence_grace = Duration::from_millis(300);
+        c.reap_interval = Duration::from_millis(100);
+    })
+    .await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "lease" })).await;
+    let room = id_of(&room);
+    let bob = app.client();
+    let mut alice_events = alice.room_events(&room, None).await;
+    let bob_events = bob.room_events(&room, None).await;
+    assert_eq!(alice_events.next_messages(1).await[0]["change"], "joined");
+
+    tokio::time::sleep(Duration::from_millis(2500)).await; // four leases
+    let room_now: serde_json::Value = alice.get(&format!("/api/rooms/{room}")).await.json().await.unwrap();
+    assert_eq!(room_now["members"], 2, "both seats renewed while their streams stayed open");
+    let said = bob.say_ok(&room, "still here").await;
+    assert_eq!(alice_events.next_messages(1).await, vec![said], "no one left in between");
+
+    drop(bob_events);
+    let left = alice_events.next_messages(1).await;
+    assert_eq!(left[0]["change"], "left");
 }
