@@ -1,6 +1,7 @@
 //! The Server-Sent Events transport: formats what the feeds yield, adds the `retry:` hint and
-//! keep-alive comments, and ends the stream at shutdown. The SSE bytes of each event were
-//! built once at publish time (`Frame::sse`), so this layer only copies references.
+//! keep-alive comments, and ends the stream at shutdown with a last `retry:` hint. The SSE
+//! bytes of each event were built once at publish time (`Frame::sse`), so this layer only
+//! copies references.
 
 use std::{convert::Infallible, pin::Pin, time::Duration};
 
@@ -58,6 +59,15 @@ struct Pump {
     events: ByteStream,
     keep_alive: Interval,
     shutdown: CancellationToken,
+    /// Set once the shutdown hint is out: the next poll ends the body.
+    is_done: bool,
+}
+
+/// A reconnect delay, randomised per connection so that a crowd of clients (all of a
+/// server's, after a restart) spreads over a few seconds instead of reconnecting at once.
+fn retry_hint(why: &str) -> Bytes {
+    let retry_ms: u32 = rand::thread_rng().gen_range(1500..4500);
+    Bytes::from(format!("{why}retry: {retry_ms}\n\n"))
 }
 
 /// Wraps an event stream into a `text/event-stream` response.
@@ -68,16 +78,22 @@ pub fn response(events: ByteStream, keep_alive: Duration, shutdown: Cancellation
         let _open = &gauge; // lives as long as the stream
         metrics.delivered(Transport::Sse, bytes.len());
     }));
-    // A randomised reconnect delay spreads a crowd of clients over a few seconds after a
-    // restart instead of having them all reconnect in the same instant.
-    let retry_ms: u32 = rand::thread_rng().gen_range(1500..4500);
-    let head = Bytes::from(format!("retry: {retry_ms}\n\n"));
-    let pump = Pump { events, keep_alive: interval_at(Instant::now() + keep_alive, keep_alive), shutdown };
+    let head = retry_hint("");
+    let keep_alive = interval_at(Instant::now() + keep_alive, keep_alive);
+    let pump = Pump { events, keep_alive, shutdown, is_done: false };
     let body = stream::once(async move { head })
         .chain(stream::unfold(pump, |mut pump| async move {
+            if pump.is_done {
+                return None;
+            }
             tokio::select! {
                 biased;
-                _ = pump.shutdown.cancelled() => None,
+                // Said again at the end so the client knows the close is deliberate and when to
+                // come back; events still queued are not sent: it resumes from its last id.
+                _ = pump.shutdown.cancelled() => {
+                    pump.is_done = true;
+                    Some((retry_hint(": server shutting down; reconnect with Last-Event-ID\n"), pump))
+                }
                 item = pump.events.next() => item.map(|bytes| (bytes, pump)),
                 _ = pump.keep_alive.tick() => Some((Bytes::from_static(KEEP_ALIVE), pump)),
             }
