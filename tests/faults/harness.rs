@@ -153,6 +153,26 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+
+    /// The server's resident memory (VmRSS), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("a VmRSS line");
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// A sample's value from `/metrics`, e.g. `gifchat_lag_catch_ups_total`.
+    pub async fn metric(&self, sample: &str) -> f64 {
+        let response = timeout(WAIT, Browser::new(&self.url()).http.get(self.url() + "/metrics").send()).await;
+        let response = response.expect("/metrics in time").unwrap();
+        let text = response.text().await.unwrap();
+        let prefix = format!("{sample} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("/metrics has no {sample}"))
+            .parse()
+            .unwrap()
+    }
 }
 
 impl Drop for Server {
