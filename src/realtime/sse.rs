@@ -16,7 +16,7 @@ use rand::Rng;
 use tokio::time::{interval_at, Instant, Interval};
 use tokio_util::sync::CancellationToken;
 
-use super::{FeedItem, LobbyFeed, PresenceGuard, RoomFeed};
+use super::{FeedItem, Frame, LobbyFeed, PresenceGuard, RoomFeed};
 use crate::metrics::{Metrics, Transport};
 
 const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
@@ -70,6 +70,20 @@ fn retry_hint(why: &str) -> Bytes {
     Bytes::from(format!("{why}retry: {retry_ms}\n\n"))
 }
 
+/// How long a client told that its room is gone should wait before trying again: an
+/// `EventSource` that does not know `resync` reconnects by itself, and should not hammer.
+const GONE_RETRY_MS: u32 = 3_600_000;
+
+/// The answer to a resume in a room that no longer exists: a long `retry:` hint, the
+/// `resync` frame that says so, and the end. A plain `EventSource` cannot see a 404 (it only
+/// fails), but it sees this event.
+pub fn room_gone(frame: &Frame, metrics: &Metrics) -> Response {
+    metrics.delivered(Transport::Sse, frame.sse.len());
+    let head = Bytes::from(format!("retry: {GONE_RETRY_MS}\n\n"));
+    let body = stream::iter([head, frame.sse.clone()]).map(Ok::<_, Infallible>);
+    event_stream(Body::from_stream(body))
+}
+
 /// Wraps an event stream into a `text/event-stream` response.
 pub fn response(events: ByteStream, keep_alive: Duration, shutdown: CancellationToken, metrics: &Metrics) -> Response {
     let gauge = metrics.stream_opened(Transport::Sse);
@@ -99,6 +113,10 @@ pub fn response(events: ByteStream, keep_alive: Duration, shutdown: Cancellation
             }
         }))
         .map(Ok::<_, Infallible>);
+    event_stream(Body::from_stream(body))
+}
+
+fn event_stream(body: Body) -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
@@ -106,7 +124,7 @@ pub fn response(events: ByteStream, keep_alive: Duration, shutdown: Cancellation
             // nginx and similar proxies buffer responses unless told not to.
             (header::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")),
         ],
-        Body::from_stream(body),
+        body,
     )
         .into_response()
 }
