@@ -86,6 +86,11 @@ pub struct Config {
     #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub header_read_timeout: Duration,
 
+    /// How long a connection may refuse our bytes (its client reads nothing) before it is
+    /// closed; the client then resumes from its last event id. `0` turns it off.
+    #[arg(long, env = "WRITE_STALL_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub write_stall_timeout: Duration,
+
     /// Interval of the `: keep-alive` comments on event streams.
     #[arg(long, env = "KEEP_ALIVE", default_value = "15s", value_parser = humantime::parse_duration)]
     pub keep_alive: Duration,

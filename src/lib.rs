@@ -129,17 +129,26 @@ impl Application {
             tracing::info!("shutting down: closing streams and finishing requests");
             token.cancel();
         };
+        let config = &self.state.config;
+        let limits = server::ConnectionLimits {
+            header_read_timeout: config.header_read_timeout,
+            write_stall_timeout: config.write_stall_timeout,
+            metrics: self.state.metrics.clone(),
+        };
         match self.tls.take() {
-            None => server::serve_http1(listener, self.router, self.state.config.header_read_timeout, signal).await?,
+            None => server::serve_http1(listener, self.router, limits, signal).await?,
             Some(tls) => {
                 let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
                 let handle = axum_server::Handle::new();
                 let stopper = handle.clone();
                 tokio::spawn(async move {
                     signal.await;
-                    stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+                    stopper.graceful_shutdown(Some(server::DRAIN_TIMEOUT));
                 });
-                axum_server::from_tcp_rustls(listener.into_std()?, tls)?.handle(handle).serve(service).await?;
+                let stall =
+                    server::write_stall::StallAcceptor { limit: limits.write_stall_timeout, metrics: limits.metrics };
+                let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls).acceptor(stall);
+                axum_server::from_tcp(listener.into_std()?)?.acceptor(acceptor).handle(handle).serve(service).await?;
             }
         }
         self.state.shutdown.cancel();

@@ -45,6 +45,7 @@ const WRITE_BUCKETS: [f64; 10] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
 struct Inner {
     transports: [PerTransport; 3],
     lag_catch_ups: AtomicU64,
+    stalled_connections: AtomicU64,
     database_errors: AtomicU64,
     writes: [AtomicU64; WRITE_BUCKETS.len() + 1],
     write_micros_sum: AtomicU64,
@@ -80,6 +81,11 @@ impl Metrics {
 
     pub fn lag_catch_up(&self) {
         self.inner.lag_catch_ups.fetch_add(1, Relaxed);
+    }
+
+    /// A connection closed because its client stopped reading (WRITE_STALL_TIMEOUT).
+    pub fn stalled_connection(&self) {
+        self.inner.stalled_connections.fetch_add(1, Relaxed);
     }
 
     pub fn database_error(&self) {
@@ -131,6 +137,12 @@ impl Metrics {
             "# HELP gifchat_lag_catch_ups_total Times a subscriber fell behind and caught up from storage.\n\
              # TYPE gifchat_lag_catch_ups_total counter\ngifchat_lag_catch_ups_total {}",
             inner.lag_catch_ups.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP gifchat_stalled_connections_total Connections closed because the client stopped reading.\n\
+             # TYPE gifchat_stalled_connections_total counter\ngifchat_stalled_connections_total {}",
+            inner.stalled_connections.load(Relaxed)
         );
         let _ = writeln!(
             out,

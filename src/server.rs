@@ -2,7 +2,11 @@
 //! may take to send its headers (a flood of half-open connections would pin memory and file
 //! descriptors), and it sniffs every connection for HTTP/2, which grows hyper's read buffer
 //! to 16 KiB per idle event stream. Browsers only speak HTTP/2 over TLS (see `lib.rs`), so
-//! cleartext connections are HTTP/1.1 here.
+//! cleartext connections are HTTP/1.1 here. Every connection's socket, plain or under TLS,
+//! is wrapped in a [`write_stall::StallGuard`], so a client that stops reading is eventually
+//! let go.
+
+pub mod write_stall;
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
@@ -13,13 +17,26 @@ use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
+use crate::metrics::Metrics;
+use write_stall::StallGuard;
+
 /// How long in-flight requests get to finish after shutdown begins.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What bounds a client connection's use of the server.
+pub struct ConnectionLimits {
+    /// Longest time to receive a request's headers.
+    pub header_read_timeout: Duration,
+    /// Longest time a write may wait for the client to read (zero: no limit).
+    pub write_stall_timeout: Duration,
+    /// Where stalled connections are counted.
+    pub metrics: Metrics,
+}
 
 pub async fn serve_http1(
     listener: TcpListener,
     router: Router,
-    header_read_timeout: Duration,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     // Connections are tracked so shutdown can ask each to finish its request and close.
@@ -47,8 +64,11 @@ pub async fn serve_http1(
         });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(header_read_timeout)
-            .serve_connection(TokioIo::new(stream), service)
+            .header_read_timeout(limits.header_read_timeout)
+            .serve_connection(
+                TokioIo::new(StallGuard::new(stream, limits.write_stall_timeout, limits.metrics.clone())),
+                service,
+            )
             .with_upgrades();
         let closing = closing.clone();
         connections.spawn(async move {

@@ -19,7 +19,7 @@ use crate::{
     error::{ApiError, ApiQuery},
     identity::Identity,
     metrics::Transport,
-    realtime::{poll, sse, ws, LobbyFeed, PresenceGuard, RoomFeed},
+    realtime::{poll, sse, ws, Frame, LobbyFeed, PresenceGuard, RoomFeed},
     rooms::{access, RoomPath},
     state::AppState,
 };
@@ -61,6 +61,14 @@ fn resume_point(headers: &HeaderMap, query: ResumeQuery) -> Result<Option<i64>, 
     Ok(resume)
 }
 
+/// A client resuming in a room that no longer exists (it was deleted while the client was
+/// away) gets a `resync` event saying so instead of a 404, which a plain `EventSource` only
+/// sees as a failure to reconnect, over and over. A client with no resume point never saw the
+/// room, and gets the 404.
+fn is_room_gone(err: &ApiError) -> bool {
+    err.code() == "room_not_found"
+}
+
 /// Checks access, takes (or keeps) the seat, marks the user present and opens the feed: the
 /// same steps for every transport, so presence and capacity cannot differ between them.
 async fn open_room(
@@ -96,7 +104,12 @@ async fn room_events(
     ApiQuery(query): ApiQuery<ResumeQuery>,
 ) -> Result<Response, ApiError> {
     let resume = resume_point(&headers, query)?;
-    let (feed, presence) = open_room(&state, &identity, room, resume, state.config.presence_lease).await?;
+    let (feed, presence) = match open_room(&state, &identity, room, resume, state.config.presence_lease).await {
+        Err(err) if resume.is_some() && is_room_gone(&err) => {
+            return Ok(sse::room_gone(&Frame::resync_room_gone(room), &state.metrics))
+        }
+        opened => opened?,
+    };
     tracing::debug!(resume, start = feed.last_id(), "room stream opened");
     let events = sse::room_events(feed, presence);
     Ok(sse::response(events, state.config.keep_alive, state.shutdown.clone(), &state.metrics))
@@ -116,7 +129,13 @@ async fn room_socket(
     let resume = resume_point(&HeaderMap::new(), query)?;
     let address = crate::demo::client_address(peer, &headers, state.config.trust_proxy);
     let address = address.parse().unwrap_or(peer.ip());
-    let (feed, presence) = open_room(&state, &identity, room, resume, state.config.presence_lease).await?;
+    let (feed, presence) = match open_room(&state, &identity, room, resume, state.config.presence_lease).await {
+        Err(err) if resume.is_some() && is_room_gone(&err) => {
+            let frame = Frame::resync_room_gone(room);
+            return Ok(upgrade.on_upgrade(move |socket| ws::send_room_gone(socket, frame, state)));
+        }
+        opened => opened?,
+    };
     Ok(upgrade
         .max_message_size(WS_MAX_MESSAGE)
         .read_buffer_size(WS_READ_BUFFER)

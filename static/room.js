@@ -427,8 +427,16 @@ function showKickedNotice(chatState) {
   }
 }
 
-/** The server no longer has what we have (say, its storage was reset): start over. */
-async function onResync() {
+/**
+ * The server cannot resume where we are. The room is gone (deleted while we were away):
+ * say so, as room-deleted would have. Otherwise it no longer has what we have (say, its
+ * storage was reset): start over.
+ */
+async function onResync(data) {
+  if (data?.reason === 'room_gone') {
+    onRoomDeleted();
+    return;
+  }
   stream.stop();
   // A reset server counts from scratch again: a lower as_of is now the newer list.
   state.membersAsOf = -Infinity;

@@ -1,6 +1,7 @@
 //! The load generator against the real server binary, once per transport: a small run must
-//! connect everyone and deliver every message exactly once, in order; and against a server
-//! whose write limits bite, it must wait out the 429s and still post everything. No timing
+//! connect everyone and deliver every message exactly once, in order; a short soak (everyone
+//! posting at random intervals) must lose and repeat nothing; and against a server whose
+//! write limits bite, it must wait out the 429s and still post everything. No timing
 //! assertions.
 
 use std::{
@@ -130,6 +131,46 @@ fn every_transport_delivers_everything_once_in_order() {
     let server = start_server(&[("RATE_LIMIT_BURST", "0")]);
     for transport in ["sse", "ws", "poll"] {
         run_load(&server, transport, MESSAGES);
+    }
+}
+
+#[test]
+fn a_short_soak_on_every_transport_loses_and_repeats_nothing() {
+    let server = start_server(&[("RATE_LIMIT_BURST", "0")]);
+    for transport in ["sse", "ws", "poll"] {
+        let json = server.dir.join(format!("soak-{transport}.json"));
+        let output = Command::new(env!("CARGO_BIN_EXE_gif-chat-load"))
+            .args(["--url", &format!("http://127.0.0.1:{}", server.port)])
+            .args(["--transport", transport])
+            .args(["--rooms", &ROOMS.to_string()])
+            .args(["--subscribers", &SUBSCRIBERS.to_string()])
+            .args(["--soak-secs", "2", "--soak-interval-ms", "100"])
+            .args(["--timeout", "60"])
+            .args(["--server-pid", &server.child.id().to_string()])
+            .arg("--json")
+            .arg(&json)
+            .output()
+            .expect("run gif-chat-load");
+        let shown = format!(
+            "{transport}: {}\nstdout:\n{}\nstderr:\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "{shown}");
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&json).expect("the JSON report")).expect("the report is JSON");
+        let soak = &report["soak"];
+        assert_eq!(report["ok"], true, "{shown}");
+        assert_eq!(soak["clients"], ROOMS * SUBSCRIBERS, "{shown}");
+        assert!(soak["sent"].as_u64().unwrap() > 0, "{shown}");
+        assert_eq!(report["posts"]["failed"], 0, "{shown}");
+        // Every client posts to its own room, whose SUBSCRIBERS streams (its own included) each get it.
+        assert_eq!(soak["delivered"], soak["sent"].as_u64().unwrap() * SUBSCRIBERS, "{shown}");
+        assert_eq!(soak["lost"], 0, "{shown}");
+        assert_eq!(soak["duplicated"], 0, "{shown}");
+        assert_eq!(soak["out_of_order"], 0, "{shown}");
+        assert!(soak["rss_kib_start"].as_u64().is_some() && soak["rss_kib_end"].as_u64().is_some(), "{shown}");
     }
 }
 

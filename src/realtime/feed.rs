@@ -73,8 +73,7 @@ impl RoomFeed {
         let mut feed = Self { room, viewer, store, live, last: head, ready, catch_up: None, metrics };
         match resume {
             Some(after) if after > head => {
-                let data = serde_json::json!({ "last_id": head, "requested": after });
-                feed.ready.push_back(FeedItem::Resync(Arc::new(Frame::new("resync", None, &data))));
+                feed.ready.push_back(FeedItem::Resync(Arc::new(Frame::resync_ahead(head, after))));
             }
             Some(after) => {
                 feed.last = after;

@@ -81,6 +81,18 @@ impl Frame {
         Self::new("members", None, &serde_json::json!({ "members": members, "as_of": as_of }))
     }
 
+    /// The resume point is ahead of the room's newest message (`last_id`): the client should
+    /// reload the history.
+    pub fn resync_ahead(last_id: i64, requested: i64) -> Self {
+        let data = serde_json::json!({ "reason": "ahead_of_room", "last_id": last_id, "requested": requested });
+        Self::new("resync", None, &data)
+    }
+
+    /// The room a client wants to resume in no longer exists.
+    pub fn resync_room_gone(room: RoomId) -> Self {
+        Self::new("resync", None, &serde_json::json!({ "reason": "room_gone", "room": room }))
+    }
+
     pub fn kicked(room: RoomId) -> Self {
         let message = "the owner removed you from this room";
         Self::new("kicked", None, &serde_json::json!({ "room": room, "message": message }))

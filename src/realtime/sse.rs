@@ -1,6 +1,7 @@
 //! The Server-Sent Events transport: formats what the feeds yield, adds the `retry:` hint and
-//! keep-alive comments, and ends the stream at shutdown. The SSE bytes of each event were
-//! built once at publish time (`Frame::sse`), so this layer only copies references.
+//! keep-alive comments, and ends the stream at shutdown with a last `retry:` hint. The SSE
+//! bytes of each event were built once at publish time (`Frame::sse`), so this layer only
+//! copies references.
 
 use std::{convert::Infallible, pin::Pin, time::Duration};
 
@@ -15,7 +16,7 @@ use rand::Rng;
 use tokio::time::{interval_at, Instant, Interval};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use super::{FeedItem, LobbyFeed, PresenceGuard, RoomFeed};
+use super::{FeedItem, Frame, LobbyFeed, PresenceGuard, RoomFeed};
 use crate::metrics::{Metrics, Transport};
 
 const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
@@ -60,6 +61,29 @@ struct Pump {
     /// Created once: a fresh `cancelled()` per event would register with (and leave) the
     /// token's waiter list, under a lock every stream shares, twice per delivery.
     shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// Set once the shutdown hint is out: the next poll ends the body.
+    is_done: bool,
+}
+
+/// A reconnect delay, randomised per connection so that a crowd of clients (all of a
+/// server's, after a restart) spreads over a few seconds instead of reconnecting at once.
+fn retry_hint(why: &str) -> Bytes {
+    let retry_ms: u32 = rand::thread_rng().gen_range(1500..4500);
+    Bytes::from(format!("{why}retry: {retry_ms}\n\n"))
+}
+
+/// How long a client told that its room is gone should wait before trying again: an
+/// `EventSource` that does not know `resync` reconnects by itself, and should not hammer.
+const GONE_RETRY_MS: u32 = 3_600_000;
+
+/// The answer to a resume in a room that no longer exists: a long `retry:` hint, the
+/// `resync` frame that says so, and the end. A plain `EventSource` cannot see a 404 (it only
+/// fails), but it sees this event.
+pub fn room_gone(frame: &Frame, metrics: &Metrics) -> Response {
+    metrics.delivered(Transport::Sse, frame.sse.len());
+    let head = Bytes::from(format!("retry: {GONE_RETRY_MS}\n\n"));
+    let body = stream::iter([head, frame.sse.clone()]).map(Ok::<_, Infallible>);
+    event_stream(Body::from_stream(body))
 }
 
 /// Wraps an event stream into a `text/event-stream` response.
@@ -70,22 +94,31 @@ pub fn response(events: ByteStream, keep_alive: Duration, shutdown: Cancellation
         let _open = &gauge; // lives as long as the stream
         metrics.delivered(Transport::Sse, bytes.len());
     }));
-    // A randomised reconnect delay spreads a crowd of clients over a few seconds after a
-    // restart instead of having them all reconnect in the same instant.
-    let retry_ms: u32 = rand::thread_rng().gen_range(1500..4500);
-    let head = Bytes::from(format!("retry: {retry_ms}\n\n"));
+    let head = retry_hint("");
     let keep_alive = interval_at(Instant::now() + keep_alive, keep_alive);
-    let pump = Pump { events, keep_alive, shutdown: Box::pin(shutdown.cancelled_owned()) };
+    let pump = Pump { events, keep_alive, shutdown: Box::pin(shutdown.cancelled_owned()), is_done: false };
     let body = stream::once(async move { head })
         .chain(stream::unfold(pump, |mut pump| async move {
+            if pump.is_done {
+                return None;
+            }
             tokio::select! {
                 biased;
-                _ = pump.shutdown.as_mut() => None,
+                // Said again at the end so the client knows the close is deliberate and when to
+                // come back; events still queued are not sent: it resumes from its last id.
+                _ = pump.shutdown.as_mut() => {
+                    pump.is_done = true;
+                    Some((retry_hint(": server shutting down; reconnect with Last-Event-ID\n"), pump))
+                }
                 item = pump.events.next() => item.map(|bytes| (bytes, pump)),
                 _ = pump.keep_alive.tick() => Some((Bytes::from_static(KEEP_ALIVE), pump)),
             }
         }))
         .map(Ok::<_, Infallible>);
+    event_stream(Body::from_stream(body))
+}
+
+fn event_stream(body: Body) -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
@@ -93,7 +126,7 @@ pub fn response(events: ByteStream, keep_alive: Duration, shutdown: Cancellation
             // nginx and similar proxies buffer responses unless told not to.
             (header::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")),
         ],
-        Body::from_stream(body),
+        body,
     )
         .into_response()
 }

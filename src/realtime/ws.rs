@@ -77,6 +77,15 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await;
 }
 
+/// Sends the `resync` frame that says the room is gone, and closes (code 1000).
+pub async fn send_room_gone(mut socket: WebSocket, frame: Frame, state: AppState) {
+    let text = frame.ws();
+    state.metrics.delivered(Transport::WebSocket, text.len());
+    if socket.send(Message::Text(text)).await.is_ok() {
+        close(&mut socket, 1000, "the room is gone").await;
+    }
+}
+
 /// Serves one room socket until either side ends it.
 pub async fn serve_room(
     mut socket: WebSocket,

@@ -15,6 +15,7 @@ crate::on_both_backends!(
     events_published_out_of_order_arrive_in_order,
     a_stream_without_resume_point_starts_live,
     a_resume_point_from_the_future_gets_resync,
+    a_resume_in_a_deleted_room_gets_a_resync_saying_so_and_the_stream_ends,
     deleting_a_room_ends_its_streams_and_tells_the_lobby,
     the_lobby_sees_rooms_appear_and_member_counts_change,
     a_reload_within_the_grace_period_announces_nothing,
@@ -139,9 +140,39 @@ async fn a_resume_point_from_the_future_gets_resync(backend: Backend) {
     let mut events = alice.room_events(&room, Some(999)).await;
     let resync = events.next_named("resync").await;
     let data: serde_json::Value = serde_json::from_str(&resync.data).unwrap();
-    assert_eq!(data["last_id"], 1);
+    assert_eq!(data, json!({ "reason": "ahead_of_room", "last_id": 1, "requested": 999 }));
     alice.say_ok(&room, "after resync").await;
     assert_eq!(texts(&events.next_messages(1).await), ["after resync"]);
+}
+
+async fn a_resume_in_a_deleted_room_gets_a_resync_saying_so_and_the_stream_ends(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "gone" })).await;
+    let room = id_of(&room);
+    let mut events = alice.room_events(&room, None).await;
+    let last = alice.say_ok(&room, "last words").await;
+    assert_eq!(events.next_messages(1).await, vec![last.clone()]);
+    let deleted = alice.http.delete(alice.url(&format!("/api/rooms/{room}"))).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert!(events.until_end().await.contains(&"room-deleted".to_owned()));
+
+    // The browser was away when the room went; EventSource reconnects with its last id.
+    let url = alice.url(&format!("/api/rooms/{room}/events"));
+    let last_id = last["id"].to_string();
+    let by_header = alice.http.get(&url).header("last-event-id", &last_id).send();
+    let by_query = alice.http.get(format!("{url}?after={last_id}")).send();
+    for response in [by_header.await.unwrap(), by_query.await.unwrap()] {
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        let body = tokio::time::timeout(crate::helpers::WAIT, response.text()).await.expect("the stream ends").unwrap();
+        let resync = format!("event: resync\ndata: {{\"reason\":\"room_gone\",\"room\":\"{room}\"}}\n\n");
+        assert_eq!(body, format!("retry: 3600000\n\n{resync}"), "a long retry hint, the resync, and the end");
+    }
+
+    // Without a resume point the client never saw the room: a plain 404.
+    let fresh = alice.open_stream(&format!("/api/rooms/{room}/events"), None).await.err().expect("refused");
+    assert_eq!(fresh.status(), 404);
+    assert_eq!(fresh.json::<serde_json::Value>().await.unwrap()["error"], "room_not_found");
 }
 
 async fn deleting_a_room_ends_its_streams_and_tells_the_lobby(backend: Backend) {

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
@@ -15,6 +15,7 @@ crate::on_both_backends!(
     a_chat_reaches_sse_websocket_and_polling_alike,
     a_chat_sent_over_websocket_is_acknowledged_and_delivered_everywhere,
     a_websocket_resumes_after_a_disconnect_with_nothing_lost,
+    a_websocket_resume_in_a_deleted_room_gets_a_resync_then_a_normal_close,
     long_polls_answer_at_once_wait_for_news_or_time_out,
     one_user_on_three_transports_is_one_member,
     bad_websocket_input_gets_error_frames_and_the_socket_stays_open,
@@ -91,6 +92,26 @@ async fn a_websocket_resumes_after_a_disconnect_with_nothing_lost(backend: Backe
     assert_eq!(next_socket_messages(&mut resumed, 2).await, missed);
     let live = alice.say_ok(&room, "four").await;
     assert_eq!(next_socket_messages(&mut resumed, 1).await, vec![live]);
+}
+
+async fn a_websocket_resume_in_a_deleted_room_gets_a_resync_then_a_normal_close(backend: Backend) {
+    use tokio_tungstenite::tungstenite::{protocol::frame::coding::CloseCode, Error};
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "gone" })).await;
+    let room = id_of(&room);
+    let deleted = alice.http.delete(alice.url(&format!("/api/rooms/{room}"))).send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+
+    let mut socket = alice.socket(&format!("/api/rooms/{room}/ws?after=1")).await.unwrap();
+    let frame = next_frame(&mut socket).await;
+    assert_eq!(frame, json!({ "event": "resync", "data": { "reason": "room_gone", "room": room } }));
+    match tokio::time::timeout(crate::helpers::WAIT, socket.next()).await.expect("a close in time") {
+        Some(Ok(Message::Close(Some(close)))) => assert_eq!(close.code, CloseCode::Normal),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+
+    let refused = alice.socket(&format!("/api/rooms/{room}/ws")).await;
+    assert!(matches!(refused, Err(Error::Http(response)) if response.status() == 404), "no resume point: 404");
 }
 
 async fn long_polls_answer_at_once_wait_for_news_or_time_out(backend: Backend) {

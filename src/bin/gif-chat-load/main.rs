@@ -8,6 +8,9 @@
 //!
 //!     gif-chat-load --url http://127.0.0.1:8005 --transport sse --rooms 100 --subscribers 10 \
 //!         --messages 5000 --rate 500 --server-pid $(pgrep -n gif-chat)
+//!
+//! With `--soak-secs N` it is a soak instead: for N seconds every subscriber also posts to its
+//! room at random intervals, and the report adds the server's RSS at the start and the end.
 
 mod http;
 mod poster;
@@ -109,6 +112,31 @@ pub struct Args {
     /// Runtime worker threads (default: the number of CPUs).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Soak for this many seconds: every subscriber also posts to its own room, at random
+    /// intervals, each at most twice as often as the interval implies (--messages and
+    /// --posters are not used). The report adds the server's RSS at the start and the end.
+    #[arg(long)]
+    pub soak_secs: Option<u64>,
+    /// Soak: the mean pause between one client's posts, in milliseconds (each pause is
+    /// uniform between 0 and twice this).
+    #[arg(long, default_value_t = 1000)]
+    pub soak_interval_ms: u64,
+}
+
+impl Args {
+    /// The most posts one client makes in a soak: twice what its mean interval implies.
+    pub fn soak_posts_per_client(&self) -> u64 {
+        let secs = self.soak_secs.unwrap_or(0);
+        (2 * secs * 1000).div_ceil(self.soak_interval_ms.max(1)) + 1
+    }
+
+    /// The most messages one room gets (the size of each subscriber's record of them).
+    fn per_room(&self) -> usize {
+        match self.soak_secs {
+            Some(_) => self.subscribers * self.soak_posts_per_client() as usize,
+            None => self.messages.div_ceil(self.rooms as u64) as usize,
+        }
+    }
 }
 
 /// State every task reads or counts into.
@@ -150,6 +178,9 @@ fn validate(args: &Args) -> anyhow::Result<()> {
     }
     if args.poll_wait > 60 {
         bail!("--poll-wait must be at most 60");
+    }
+    if args.soak_secs == Some(0) || args.soak_interval_ms == 0 {
+        bail!("--soak-secs and --soak-interval-ms must be at least 1");
     }
     if let Some(max) = args.room_max {
         if (max as usize) < args.subscribers + 1 {
@@ -195,7 +226,8 @@ async fn run(args: Args) -> anyhow::Result<Report> {
     if args.source_addrs > 1 && !target.addr.is_ipv4() {
         bail!("--source-addrs needs an IPv4 --url (127.x.x.x or localhost)");
     }
-    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    // A soak's own duration comes on top of the bound on setting up and draining.
+    let deadline = Instant::now() + Duration::from_secs(args.timeout + args.soak_secs.unwrap_or(0));
     let connections = args.rooms * args.subscribers;
     match sys::raise_nofile_limit() {
         Some(limit) if (connections + args.posters + 64) as u64 > limit => eprintln!(
@@ -222,7 +254,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         delivered: AtomicU64::new(0),
         latency_us: Histogram::default(),
         rooms: args.rooms,
-        per_room: args.messages.div_ceil(args.rooms as u64) as usize,
+        per_room: args.per_room(),
         cancel: CancellationToken::new(),
     });
     let mut report = Report::new(&args);
@@ -268,6 +300,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
 
     let mut connected_per_room = vec![0u64; args.rooms];
     let mut connect_ns = Vec::with_capacity(connections);
+    let mut clients = Vec::with_capacity(connections);
     let mut failures = std::collections::BTreeMap::<String, u64>::new();
     let mut last_progress = Instant::now();
     let mut outcomes = 0;
@@ -275,9 +308,10 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         let next =
             tokio::time::timeout_at(deadline.min(Instant::now() + Duration::from_secs(2)), outcome_rx.recv()).await;
         match next {
-            Ok(Some(Outcome::Connected { room, connect_ns: ns })) => {
+            Ok(Some(Outcome::Connected { room, connect_ns: ns, client })) => {
                 connected_per_room[room] += 1;
                 connect_ns.push(ns);
+                clients.push(client);
             }
             Ok(Some(Outcome::Failed { error, .. })) => *failures.entry(error).or_default() += 1,
             Ok(None) => break,
@@ -305,11 +339,25 @@ async fn run(args: Args) -> anyhow::Result<Report> {
     // Posting, then waiting for the last deliveries.
     let cpu_before = server.as_deref().and_then(sys::cpu_seconds);
     let self_cpu_before = sys::cpu_seconds("self");
+    let rss_peak = server.clone().map(|pid| sys::track_peak_rss(pid, shared.cancel.clone()));
     let posting = if report.timed_out || connect_ns.is_empty() {
         None
     } else {
-        eprintln!("posting {} messages…", args.messages);
-        let posting = poster::post_all(&args, &target, rooms.clone(), shared.clone(), deadline).await;
+        let posting = match args.soak_secs {
+            Some(secs) => {
+                keepalive_stop.cancel(); // the owners stay out of a soak; their seats may lapse
+                eprintln!(
+                    "soaking for {secs} s: {} clients, each posting every ~{} ms…",
+                    clients.len(),
+                    args.soak_interval_ms
+                );
+                poster::soak_all(&args, &target, rooms.clone(), clients, shared.clone(), deadline).await
+            }
+            None => {
+                eprintln!("posting {} messages…", args.messages);
+                poster::post_all(&args, &target, rooms.clone(), shared.clone(), deadline).await
+            }
+        };
         keepalive_stop.cancel();
         let expected: u64 = (0..args.rooms).map(|r| posting.posted_per_room[r] * connected_per_room[r]).sum();
         let drained = drain(&shared, expected, Duration::from_secs(args.drain_idle), deadline).await;
@@ -319,6 +367,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
     keepalive_stop.cancel();
     let cpu_after = server.as_deref().and_then(sys::cpu_seconds);
     server_stats.rss_after_kib = server.as_deref().and_then(sys::rss_kib);
+    server_stats.rss_peak_kib = rss_peak.map(|peak| peak.load(Relaxed)).max(server_stats.rss_after_kib);
     if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
         server_stats.cpu_seconds = Some(b - a);
     }

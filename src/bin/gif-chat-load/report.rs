@@ -16,6 +16,8 @@ pub struct ServerStats {
     pub rss_before_kib: Option<u64>,
     pub rss_subscribed_kib: Option<u64>,
     pub rss_after_kib: Option<u64>,
+    /// The highest RSS sampled from the start of posting to the end of the deliveries.
+    pub rss_peak_kib: Option<u64>,
     /// utime + stime from the start of posting to the end of the deliveries.
     pub cpu_seconds: Option<f64>,
 }
@@ -54,6 +56,8 @@ pub struct Report {
     setup_seconds: f64,
     connect_ms: Value,
     messages: u64,
+    /// A soak's duration in seconds; `None` for a run of `--messages`.
+    soak_secs: Option<u64>,
     posts: PostStats,
     deliveries: Deliveries,
     pub server: Option<ServerStats>,
@@ -100,6 +104,8 @@ impl Report {
                 "source_addrs": args.source_addrs,
                 "room_max": args.room_max,
                 "timeout_s": args.timeout,
+                "soak_secs": args.soak_secs,
+                "soak_interval_ms": args.soak_secs.map(|_| args.soak_interval_ms),
             }),
             target_subscribers: args.rooms * args.subscribers,
             connected: 0,
@@ -107,6 +113,7 @@ impl Report {
             setup_seconds: 0.0,
             connect_ms: Value::Null,
             messages: args.messages,
+            soak_secs: args.soak_secs,
             posts: PostStats::default(),
             deliveries: Deliveries::default(),
             server: None,
@@ -174,7 +181,7 @@ impl Report {
         let d = &self.deliveries;
         !self.timed_out
             && self.connected == self.target_subscribers
-            && self.posts.ok == self.messages
+            && if self.soak_secs.is_some() { self.posts.ok > 0 } else { self.posts.ok == self.messages }
             && self.posts.failures.is_empty()
             && d.lost == 0
             && d.duplicated == 0
@@ -210,8 +217,28 @@ impl Report {
             "rss_kib_subscribed": s.rss_subscribed_kib,
             "rss_kib_per_connection": per_connection,
             "rss_kib_after": s.rss_after_kib,
+            "rss_kib_peak": s.rss_peak_kib,
             "cpu_seconds": s.cpu_seconds.map(|c| (c * 1000.0).round() / 1000.0),
             "cpu_us_per_delivery": per_delivery,
+        })
+    }
+
+    /// A soak's figures in one place: what the soak promises is lost = duplicated = 0.
+    fn soak_json(&self) -> Value {
+        let Some(seconds) = self.soak_secs else { return Value::Null };
+        let d = &self.deliveries;
+        let server = self.server.as_ref();
+        json!({
+            "seconds": seconds,
+            "clients": self.connected,
+            "sent": self.posts.ok,
+            "delivered": d.delivered,
+            "lost": d.lost,
+            "duplicated": d.duplicated,
+            "out_of_order": d.out_of_order,
+            "rss_kib_start": server.and_then(|s| s.rss_subscribed_kib),
+            "rss_kib_end": server.and_then(|s| s.rss_after_kib),
+            "rss_kib_peak": server.and_then(|s| s.rss_peak_kib),
         })
     }
 
@@ -252,6 +279,7 @@ impl Report {
                 "streams_ended_early": d.ended_early,
                 "latency_ms": d.latency_ms,
             },
+            "soak": self.soak_json(),
             "server": self.server_json(),
             "generator_cpu_seconds": self.generator_cpu_seconds.map(|c| (c * 1000.0).round() / 1000.0),
         })
@@ -261,20 +289,28 @@ impl Report {
         let j = self.to_json();
         let c = &j["config"];
         let (s, p, d) = (&j["subscribers"], &j["posts"], &j["deliveries"]);
-        let mut rows: Vec<(&str, String)> = vec![
-            (
-                "run",
-                format!(
-                    "{} · {} rooms × {} subscribers · {} messages @ {} · {} posters · {} B padding",
-                    c["transport"].as_str().unwrap_or(""),
-                    c["rooms"],
-                    c["subscribers_per_room"],
-                    self.messages,
-                    if c["rate"].as_f64() == Some(0.0) { "max rate".into() } else { format!("{}/s", c["rate"]) },
-                    c["posters"],
-                    c["message_bytes"],
-                ),
+        let run = match self.soak_secs {
+            Some(secs) => format!(
+                "{} · soak {secs} s · {} rooms × {} subscribers, each posting every ~{} ms · {} B padding",
+                c["transport"].as_str().unwrap_or(""),
+                c["rooms"],
+                c["subscribers_per_room"],
+                c["soak_interval_ms"],
+                c["message_bytes"],
             ),
+            None => format!(
+                "{} · {} rooms × {} subscribers · {} messages @ {} · {} posters · {} B padding",
+                c["transport"].as_str().unwrap_or(""),
+                c["rooms"],
+                c["subscribers_per_room"],
+                self.messages,
+                if c["rate"].as_f64() == Some(0.0) { "max rate".into() } else { format!("{}/s", c["rate"]) },
+                c["posters"],
+                c["message_bytes"],
+            ),
+        };
+        let mut rows: Vec<(&str, String)> = vec![
+            ("run", run),
             ("subscribers", format!("{}/{} connected in {} s", s["connected"], s["target"], s["setup_seconds"])),
             (
                 "connect time",
@@ -329,6 +365,22 @@ impl Report {
                 format!(
                     "{} × 429 waited out (RATE_LIMIT_BURST=0 on the server turns its limits off)",
                     p["throttled_429"]
+                ),
+            ));
+        }
+        if self.soak_secs.is_some() {
+            let soak = &j["soak"];
+            rows.push((
+                "soak",
+                format!(
+                    "sent {} · delivered {} · lost {} · duplicated {} · server RSS {} start → {} end ({} peak)",
+                    soak["sent"],
+                    soak["delivered"],
+                    soak["lost"],
+                    soak["duplicated"],
+                    mib(soak["rss_kib_start"].as_u64()),
+                    mib(soak["rss_kib_end"].as_u64()),
+                    mib(soak["rss_kib_peak"].as_u64()),
                 ),
             ));
         }

@@ -41,8 +41,15 @@ pub struct Ctx {
 }
 
 pub enum Outcome {
-    Connected { room: usize, connect_ns: u64 },
-    Failed { error: String },
+    /// Subscribed; `client` is who, for the soak, which has every subscriber post too.
+    Connected {
+        room: usize,
+        connect_ns: u64,
+        client: crate::poster::Client,
+    },
+    Failed {
+        error: String,
+    },
 }
 
 pub struct Spec {
@@ -268,13 +275,14 @@ enum Stream {
     Poll { conn: Conn, cookie: String, path: String },
 }
 
-/// Session, join, and the stream open (for polling: the first answer received).
-async fn open(spec: &Spec, ctx: &Ctx, tracker: &mut Tracker) -> anyhow::Result<Stream> {
+/// Session, join, and the stream open (for polling: the first answer received); returns the
+/// stream and the session cookie.
+async fn open(spec: &Spec, ctx: &Ctx, tracker: &mut Tracker) -> anyhow::Result<(Stream, String)> {
     let mut conn = Conn::open(&ctx.target, spec.source).await?;
     let cookie = conn.new_session().await?;
     conn.join(&spec.room_id, &cookie).await?;
     let room = &spec.room_id;
-    match ctx.transport {
+    let stream = match ctx.transport {
         Transport::Sse => {
             let request = conn
                 .request(Method::GET, &format!("/api/rooms/{room}/events"), Some(&cookie))
@@ -286,7 +294,7 @@ async fn open(spec: &Spec, ctx: &Ctx, tracker: &mut Tracker) -> anyhow::Result<S
                 let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
                 bail!("SSE open: {} {}", status.as_u16(), String::from_utf8_lossy(&body));
             }
-            Ok(Stream::Sse(response.into_body()))
+            Stream::Sse(response.into_body())
         }
         Transport::Ws => {
             let request = conn
@@ -306,7 +314,7 @@ async fn open(spec: &Spec, ctx: &Ctx, tracker: &mut Tracker) -> anyhow::Result<S
             // Chat frames are small: tungstenite's default 128 KiB read buffer per socket is not needed.
             let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
             let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Client, Some(config)).await;
-            Ok(Stream::Ws(Box::new(ws)))
+            Stream::Ws(Box::new(ws))
         }
         Transport::Poll => {
             // after=0: the history so far (joins), then everything new; nothing can fall between.
@@ -316,9 +324,11 @@ async fn open(spec: &Spec, ctx: &Ctx, tracker: &mut Tracker) -> anyhow::Result<S
                 bail!("poll: {}", reply.describe());
             }
             each_polled(&reply.body, |id, chat, data| tracker.event(&ctx.shared, Some(id), chat, data));
-            Ok(Stream::Poll { conn, cookie, path: format!("/api/rooms/{room}/messages?wait={}&after=", ctx.poll_wait) })
+            let path = format!("/api/rooms/{room}/messages?wait={}&after=", ctx.poll_wait);
+            Stream::Poll { conn, cookie: cookie.clone(), path }
         }
-    }
+    };
+    Ok((stream, cookie))
 }
 
 /// Reads events until `cancel` fires (Ok) or the stream ends or fails (Err: why).
@@ -402,15 +412,16 @@ pub async fn run(spec: Spec, ctx: Arc<Ctx>) -> SubResult {
         Err(_) => Err("timed out connecting".to_string()),
     };
     drop(permit);
-    let stream = match opened {
-        Ok(stream) => stream,
+    let (stream, cookie) = match opened {
+        Ok(opened) => opened,
         Err(error) => {
             let _ = ctx.outcomes.send(Outcome::Failed { error });
             return result(false, None, tracker);
         }
     };
     let connect_ns = started.elapsed().as_nanos() as u64;
-    let _ = ctx.outcomes.send(Outcome::Connected { room: spec.room, connect_ns });
+    let client = crate::poster::Client { room: spec.room, cookie, source: spec.source };
+    let _ = ctx.outcomes.send(Outcome::Connected { room: spec.room, connect_ns, client });
     let ended = read(stream, &ctx, &mut tracker).await.err();
     result(true, ended, tracker)
 }

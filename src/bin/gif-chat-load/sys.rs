@@ -1,6 +1,12 @@
 //! What the kernel tells about processes: open-file limit, RSS and CPU time from /proc.
 
-use std::fs;
+use std::{
+    fs,
+    sync::{atomic::AtomicU64, atomic::Ordering::Relaxed, Arc},
+    time::Duration,
+};
+
+use tokio_util::sync::CancellationToken;
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit; returns the soft limit now in force.
 pub fn raise_nofile_limit() -> Option<u64> {
@@ -49,4 +55,24 @@ pub fn cpu_seconds(pid: &str) -> Option<f64> {
     let utime: u64 = fields.nth(11)?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
     Some((utime + stime) as f64 / clock_ticks())
+}
+
+/// The highest RSS of `pid` seen from now until `stop`, sampled twice a second.
+pub fn track_peak_rss(pid: String, stop: CancellationToken) -> Arc<AtomicU64> {
+    let peak = Arc::new(AtomicU64::new(rss_kib(&pid).unwrap_or(0)));
+    let seen = peak.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = ticks.tick() => {
+                    if let Some(kib) = rss_kib(&pid) {
+                        seen.fetch_max(kib, Relaxed);
+                    }
+                }
+            }
+        }
+    });
+    peak
 }
