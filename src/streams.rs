@@ -77,6 +77,7 @@ async fn open_room(
     room: RoomId,
     resume: Option<i64>,
     hold: Duration,
+    with_members: bool,
 ) -> Result<(RoomFeed, PresenceGuard), ApiError> {
     access::ensure_can_read(state, room, identity.id).await?;
     // Counted before the seat, so a refused stream never announces a join.
@@ -85,8 +86,8 @@ async fn open_room(
         code: "too_many_streams",
         message: format!("this session already has {limit} open streams; close some first"),
     })?;
-    access::take_seat(state, room, &identity.user(), hold).await?;
-    let feed = RoomFeed::open(&state.hub, state.store.clone(), room, identity.id, resume).await?;
+    access::keep_or_take_seat(state, room, &identity.user(), hold).await?;
+    let feed = RoomFeed::open(&state.hub, state.store.clone(), room, identity.id, resume, with_members).await?;
     Ok((feed, presence))
 }
 
@@ -104,7 +105,7 @@ async fn room_events(
     ApiQuery(query): ApiQuery<ResumeQuery>,
 ) -> Result<Response, ApiError> {
     let resume = resume_point(&headers, query)?;
-    let (feed, presence) = match open_room(&state, &identity, room, resume, state.config.presence_lease).await {
+    let (feed, presence) = match open_room(&state, &identity, room, resume, state.config.presence_lease, true).await {
         Err(err) if resume.is_some() && is_room_gone(&err) => {
             return Ok(sse::room_gone(&Frame::resync_room_gone(room), &state.metrics))
         }
@@ -129,7 +130,7 @@ async fn room_socket(
     let resume = resume_point(&HeaderMap::new(), query)?;
     let address = crate::demo::client_address(peer, &headers, state.config.trust_proxy);
     let address = address.parse().unwrap_or(peer.ip());
-    let (feed, presence) = match open_room(&state, &identity, room, resume, state.config.presence_lease).await {
+    let (feed, presence) = match open_room(&state, &identity, room, resume, state.config.presence_lease, true).await {
         Err(err) if resume.is_some() && is_room_gone(&err) => {
             let frame = Frame::resync_room_gone(room);
             return Ok(upgrade.on_upgrade(move |socket| ws::send_room_gone(socket, frame, state)));
@@ -162,7 +163,7 @@ pub async fn long_poll(
     after: Option<i64>,
     wait: u64,
 ) -> Result<Response, ApiError> {
-    let (mut feed, _presence) = open_room(state, identity, room, after, state.config.presence_grace).await?;
+    let (mut feed, _presence) = open_room(state, identity, room, after, state.config.presence_grace, false).await?;
     let _open = state.metrics.stream_opened(Transport::Poll);
     let wait = Duration::from_secs(wait);
     let frames = tokio::select! {

@@ -130,12 +130,16 @@ async fn notify_loop(
 
 async fn listen_loop(pool: PgPool, mut listener: PgListener, instance: Uuid, state: AppState) {
     let mut shutdown = std::pin::pin!(state.shutdown.clone().cancelled_owned());
+    // Every notification comes back to its sender too. `from` is serialised first, so our own
+    // are recognised by their first bytes, without parsing every message we posted.
+    let own = format!("{{\"from\":\"{instance}\"");
     loop {
         let received = tokio::select! {
             _ = &mut shutdown => return,
             received = listener.try_recv() => received,
         };
         match received {
+            Ok(Some(notification)) if notification.payload().starts_with(&own) => {}
             Ok(Some(notification)) => match serde_json::from_str::<Envelope>(notification.payload()) {
                 Ok(envelope) if envelope.from == instance => {}
                 Ok(envelope) => {
@@ -207,4 +211,17 @@ async fn apply(state: &AppState, notice: Notice) -> Result<(), StorageError> {
         Notice::RoomDeleted { room } => hub.local_room_deleted(room),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_envelope_starts_with_its_sender_so_our_own_are_skipped_unparsed() {
+        let instance = Uuid::new_v4();
+        let envelope = Envelope { from: instance, notice: Notice::RoomDeleted { room: RoomId::random() } };
+        let payload = serde_json::to_string(&envelope).unwrap();
+        assert!(payload.starts_with(&format!("{{\"from\":\"{instance}\"")), "{payload}");
+    }
 }

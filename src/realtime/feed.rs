@@ -59,12 +59,14 @@ pub struct RoomFeed {
 impl RoomFeed {
     /// Subscribes first and reads the position second, so nothing published in between is lost.
     /// With `resume` the feed replays every message after it; without, it starts live.
+    /// `with_members`: yield the member list first (long-polling has no use for it).
     pub async fn open(
         hub: &Hub,
         store: Arc<dyn Store>,
         room: RoomId,
         viewer: UserId,
         resume: Option<i64>,
+        with_members: bool,
     ) -> StoreResult<Self> {
         let live = hub.subscribe_room(room);
         let head = store.last_message_id(room).await?;
@@ -81,8 +83,10 @@ impl RoomFeed {
             }
             None => {}
         }
-        let (members, as_of) = feed.store.members(room).await?;
-        feed.ready.push_back(FeedItem::Members(Arc::new(Frame::members(&members, as_of))));
+        if with_members {
+            let (members, as_of) = feed.store.members(room).await?;
+            feed.ready.push_back(FeedItem::Members(Arc::new(Frame::members(&members, as_of))));
+        }
         Ok(feed)
     }
 

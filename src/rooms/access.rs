@@ -44,6 +44,22 @@ pub async fn take_seat(
     }
 }
 
+/// A stream's seat: an existing one fresh enough (an open stream's heartbeat keeps it so) is
+/// kept with a read; otherwise the seat is taken (or renewed) as `take_seat` does. A client
+/// long-polling in a loop opens a stream per poll, so this is on its hot path.
+pub async fn keep_or_take_seat(
+    state: &AppState,
+    room: RoomId,
+    user: &User,
+    hold: std::time::Duration,
+) -> Result<(), ApiError> {
+    let now = Utc::now();
+    if state.store.touch_seat(room, user.id, Renewal { until: now + hold, renew_before: now + hold / 2 }).await? {
+        return Ok(());
+    }
+    take_seat(state, room, user, hold).await.map(drop)
+}
+
 /// Fails with 403 unless the user holds a seat (404 if the room is gone), and keeps the seat
 /// for at least half a grace period more: posting is activity, like an open stream. (Renewing
 /// only a seat past half its grace spares a write per post; an open stream leases it longer.)

@@ -398,8 +398,17 @@ impl Store for SqliteStore {
     }
 
     async fn touch_seat(&self, room: RoomId, user: UserId, renewal: Renewal) -> StoreResult<bool> {
-        let mut conn = self.writer.acquire().await?;
-        touch_seat_in(&mut conn, room, user, renewal).await
+        // A read first, so a fresh seat does not queue for the single writer.
+        let expires: Option<i64> = sqlx::query_scalar("SELECT expires_at FROM seats WHERE room_id = ? AND user_id = ?")
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        match expires {
+            None => Ok(false),
+            Some(expires) if expires >= millis(renewal.renew_before) => Ok(true),
+            Some(_) => touch_seat_in(&mut *self.writer.acquire().await?, room, user, renewal).await,
+        }
     }
 
     async fn extend_seats(&self, seats: &[(RoomId, UserId)], until: DateTime<Utc>) -> StoreResult<()> {

@@ -103,6 +103,11 @@ pub struct Args {
     /// Subscribers connecting at the same time.
     #[arg(long, default_value_t = 64)]
     pub connect_concurrency: usize,
+    /// After everyone connected, how long to wait before posting, in seconds: lets the server
+    /// finish delivering the join announcements (a 2,000-member room sends millions), so
+    /// what is measured is the posting alone.
+    #[arg(long, default_value_t = 0)]
+    pub settle: u64,
     /// After posting, how long to wait without a new delivery before giving up, in seconds.
     #[arg(long, default_value_t = 10)]
     pub drain_idle: u64,
@@ -335,6 +340,11 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         connections,
         setup_started.elapsed().as_secs_f64()
     );
+
+    if args.settle > 0 && !report.timed_out {
+        eprintln!("settling for {} s…", args.settle);
+        tokio::time::sleep(Duration::from_secs(args.settle)).await;
+    }
 
     // Posting, then waiting for the last deliveries.
     let cpu_before = server.as_deref().and_then(sys::cpu_seconds);
