@@ -48,6 +48,8 @@ struct Inner {
     stalled_connections: AtomicU64,
     database_errors: AtomicU64,
     writes: [AtomicU64; WRITE_BUCKETS.len() + 1],
+    /// Messages stored by group commit, over `writes` batches: the ratio is the batch size.
+    batched_messages: AtomicU64,
     write_micros_sum: AtomicU64,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -92,7 +94,13 @@ impl Metrics {
         self.inner.database_errors.fetch_add(1, Relaxed);
     }
 
-    pub fn write_took(&self, elapsed: Duration) {
+    /// A batch of `messages` posts was stored and published in `elapsed` (group commit).
+    pub fn batch_written(&self, messages: usize, elapsed: Duration) {
+        self.inner.batched_messages.fetch_add(messages as u64, Relaxed);
+        self.write_took(elapsed);
+    }
+
+    fn write_took(&self, elapsed: Duration) {
         let seconds = elapsed.as_secs_f64();
         let bucket = WRITE_BUCKETS.iter().position(|&bound| seconds <= bound).unwrap_or(WRITE_BUCKETS.len());
         self.inner.writes[bucket].fetch_add(1, Relaxed);
@@ -154,7 +162,10 @@ impl Metrics {
         for (code, count) in inner.rejected.lock().unwrap().iter() {
             let _ = writeln!(out, "gifchat_rejected_requests_total{{reason=\"{code}\"}} {count}");
         }
-        out.push_str("# HELP gifchat_write_seconds Time to store and publish a message.\n# TYPE gifchat_write_seconds histogram\n");
+        out.push_str(
+            "# HELP gifchat_write_seconds Time to store and publish one batch of posts (group commit).\n\
+             # TYPE gifchat_write_seconds histogram\n",
+        );
         let mut cumulative = 0;
         for (i, bound) in WRITE_BUCKETS.iter().enumerate() {
             cumulative += inner.writes[i].load(Relaxed);
@@ -164,6 +175,13 @@ impl Metrics {
         let _ = writeln!(out, "gifchat_write_seconds_bucket{{le=\"+Inf\"}} {cumulative}");
         let _ = writeln!(out, "gifchat_write_seconds_sum {}", inner.write_micros_sum.load(Relaxed) as f64 / 1e6);
         let _ = writeln!(out, "gifchat_write_seconds_count {cumulative}");
+        let _ = writeln!(
+            out,
+            "# HELP gifchat_batched_messages_total Posts stored by group commit; divided by \
+             gifchat_write_seconds_count, the mean batch size.\n\
+             # TYPE gifchat_batched_messages_total counter\ngifchat_batched_messages_total {}",
+            inner.batched_messages.load(Relaxed)
+        );
         out
     }
 }
@@ -189,12 +207,13 @@ mod tests {
         let metrics = Metrics::default();
         let gauge = metrics.stream_opened(Transport::Sse);
         metrics.delivered(Transport::Sse, 120);
-        metrics.write_took(Duration::from_millis(3));
+        metrics.batch_written(2, Duration::from_millis(3));
         metrics.rejected("room_full");
         let text = metrics.render();
         assert!(text.contains("gifchat_open_streams{transport=\"sse\"} 1"));
         assert!(text.contains("gifchat_bytes_delivered_total{transport=\"sse\"} 120"));
         assert!(text.contains("gifchat_write_seconds_bucket{le=\"0.005\"} 1"));
+        assert!(text.contains("gifchat_batched_messages_total 2"));
         assert!(text.contains("gifchat_rejected_requests_total{reason=\"room_full\"} 1"));
         drop(gauge);
         assert!(metrics.render().contains("gifchat_open_streams{transport=\"sse\"} 0"));

@@ -90,7 +90,7 @@ async fn write_room(state: AppState, room: RoomId) {
                 for message in stored.iter().flatten() {
                     state.hub.publish_message(message);
                 }
-                state.metrics.write_took(started.elapsed());
+                state.metrics.batch_written(stored.iter().flatten().count(), started.elapsed());
                 for (reply, message) in replies.into_iter().zip(stored) {
                     let _ = reply.send(Ok(message));
                 }

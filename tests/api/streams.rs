@@ -336,6 +336,15 @@ async fn concurrent_posts_are_numbered_without_gaps_and_delivered_in_order(backe
     assert_eq!(events.next_messages(all.len()).await, all, "delivered once each, in id order");
     let history = alice.messages(&room, &format!("?after={head}&limit=200")).await;
     assert_eq!(history, all, "stored exactly as acknowledged");
+
+    let metrics = alice.get("/metrics").await.text().await.unwrap();
+    let value = |name: &str| -> f64 {
+        let line = metrics.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap();
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let (stored, batches) = (value("gifchat_batched_messages_total"), value("gifchat_write_seconds_count"));
+    assert_eq!(stored, (POSTERS * EACH) as f64, "every acknowledged post went through a batch");
+    assert!((1.0..=stored).contains(&batches), "{batches} batches for {stored} posts");
 }
 
 /// The heartbeat renews the seats of open streams: with a lease of 0.6 s, two members stay for
