@@ -96,6 +96,8 @@ const state = {
   /** The newest member list ({id, name, color, owner, since}[]) and its as_of; null before one. */
   members: null,
   membersAsOf: -Infinity,
+  /** The pages of a long member list received so far ({asOf, members}), or null. */
+  membersPage: null,
   /** Whisper mode: the recipient ({id, name, color}) of what the composer sends, or null. */
   whisperTo: null,
   /** Resolves the open confirm dialog's promise. */
@@ -927,10 +929,26 @@ function setUpMembers() {
   });
 }
 
-/** A `members` event: the whole list, longest-present first. Older lists (lower as_of) lose. */
+/**
+ * A `members` event: the list, longest-present first, sent once on connect. A long list comes
+ * in pages with the same as_of, `more: true` on all but the last. Older lists (lower as_of) lose.
+ */
 function onMembers(data) {
   if (!Array.isArray(data?.members)) return;
   const asOf = Number(data.as_of);
+  if (data.more === true) {
+    if (state.membersPage?.asOf !== asOf) state.membersPage = { asOf, members: [] };
+    state.membersPage.members.push(...data.members);
+    return;
+  }
+  if (state.membersPage?.asOf === asOf) {
+    // Pages left by a connection that broke off mid-list hold the same list (same as_of), so
+    // joining them with the new connection's pages only repeats members: keep each once.
+    const seen = new Set();
+    const members = [...state.membersPage.members, ...data.members].filter((m) => !seen.has(m?.id) && seen.add(m?.id));
+    data = { ...data, members };
+  }
+  state.membersPage = null;
   if (Number.isFinite(asOf)) {
     if (asOf < state.membersAsOf) return;
     state.membersAsOf = asOf;

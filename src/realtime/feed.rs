@@ -26,8 +26,8 @@ const CATCH_UP_PAGE: u32 = 200;
 
 pub enum FeedItem {
     Message(Arc<Frame>),
-    /// The member list as of an id, sent first. Later changes are system messages in the
-    /// sequence (their `change` field), so a catch-up from storage brings them too.
+    /// (A page of) the member list as of an id, sent first. Later changes are system messages
+    /// in the sequence (their `change` field), so a catch-up from storage brings them too.
     Members(Arc<Frame>),
     /// The resume point cannot be honoured (it is ahead of the room); the client should reload.
     Resync(Arc<Frame>),
@@ -85,7 +85,8 @@ impl RoomFeed {
         }
         if with_members {
             let (members, as_of) = feed.store.members(room).await?;
-            feed.ready.push_back(FeedItem::Members(Arc::new(Frame::members(&members, as_of))));
+            let pages = Frame::member_pages(&members, as_of);
+            feed.ready.extend(pages.into_iter().map(|page| FeedItem::Members(Arc::new(page))));
         }
         Ok(feed)
     }

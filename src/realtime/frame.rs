@@ -9,6 +9,9 @@ use serde::Serialize;
 
 use crate::domain::{Member, Message, Room, RoomId};
 
+/// Members per `members` event; a longer list takes several (see `Frame::member_pages`).
+pub const MEMBERS_PAGE: usize = 50;
+
 #[derive(Debug)]
 pub struct Frame {
     /// SSE `event:` name (`chat`, `gif`, `system`, `room-created`, …).
@@ -75,10 +78,27 @@ impl Frame {
         Self::new("room-updated", None, room)
     }
 
-    /// The member list; `as_of` is the room's last sequence number when it was read, so a
-    /// client (and the feed) can tell a newer list from an older one.
-    pub fn members(members: &[Member], as_of: i64) -> Self {
-        Self::new("members", None, &serde_json::json!({ "members": members, "as_of": as_of }))
+    /// The member list as `members` events of at most `MEMBERS_PAGE` members each, all with the
+    /// same `as_of` (the room's last sequence number when it was read), every page but the
+    /// last marked `"more": true`. Pages keep each frame small: WebSocket libraries copy a frame
+    /// into a write buffer that keeps its largest size, and a 2,000-member list is ~300 KB.
+    pub fn member_pages(members: &[Member], as_of: i64) -> Vec<Self> {
+        let mut pages: Vec<&[Member]> = members.chunks(MEMBERS_PAGE).collect();
+        if pages.is_empty() {
+            pages.push(&[]);
+        }
+        let last = pages.len() - 1;
+        pages
+            .into_iter()
+            .enumerate()
+            .map(|(n, page)| {
+                let data = match n == last {
+                    true => serde_json::json!({ "members": page, "as_of": as_of }),
+                    false => serde_json::json!({ "members": page, "as_of": as_of, "more": true }),
+                };
+                Self::new("members", None, &data)
+            })
+            .collect()
     }
 
     /// The resume point is ahead of the room's newest message (`last_id`): the client should
@@ -111,6 +131,32 @@ mod tests {
     fn sse_block_has_event_id_and_one_data_line() {
         let frame = Frame::new("chat", Some(7), &serde_json::json!({"text": "a\nb"}));
         assert_eq!(&frame.sse[..], b"event: chat\nid: 7\ndata: {\"text\":\"a\\nb\"}\n\n");
+    }
+
+    #[test]
+    fn a_long_member_list_comes_in_pages_marked_more_but_the_last() {
+        let member = |n: usize| Member {
+            user: crate::domain::User::new(crate::domain::UserId(uuid::Uuid::from_u128(n as u128)), None),
+            owner: n == 0,
+            since: chrono::Utc::now(),
+        };
+        let members: Vec<Member> = (0..MEMBERS_PAGE * 2 + 1).map(member).collect();
+        let pages: Vec<serde_json::Value> =
+            Frame::member_pages(&members, 7).iter().map(|frame| serde_json::from_slice(&frame.data).unwrap()).collect();
+        assert_eq!(pages.len(), 3);
+        let sizes: Vec<usize> = pages.iter().map(|p| p["members"].as_array().unwrap().len()).collect();
+        assert_eq!(sizes, [MEMBERS_PAGE, MEMBERS_PAGE, 1]);
+        assert!(pages.iter().all(|p| p["as_of"] == 7));
+        assert_eq!(
+            (pages[0]["more"].as_bool(), pages[1]["more"].as_bool(), pages[2].get("more")),
+            (Some(true), Some(true), None)
+        );
+        let empty = Frame::member_pages(&[], 3);
+        assert_eq!(empty.len(), 1);
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&empty[0].data).unwrap()["members"],
+            serde_json::json!([])
+        );
     }
 
     #[test]

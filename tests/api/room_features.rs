@@ -13,6 +13,7 @@ crate::on_both_backends!(
     over_websocket_whispers_stay_private_and_kicks_close_the_socket,
     a_kicked_member_cannot_win_back_a_locked_room_with_its_password,
     the_member_list_arrives_on_connect_and_changes_ride_the_sequence,
+    a_long_member_list_arrives_in_pages,
     a_whisper_reaches_only_its_two_ends_live_in_history_and_on_replay,
     whispers_to_strangers_or_oneself_are_refused,
     a_kicked_member_is_cut_off_and_cannot_come_back,
@@ -320,4 +321,38 @@ async fn over_websocket_whispers_stay_private_and_kicks_close_the_socket(backend
     })
     .await;
     assert_eq!(rest, Ok(true), "the kicked user's socket closes");
+}
+
+/// More than 50 members: the list comes as consecutive `members` pages with one `as_of`, all
+/// but the last marked `more`, and together they are the whole list, longest-present first.
+async fn a_long_member_list_arrives_in_pages(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "crowd", "max": 100 })).await;
+    let room = id_of(&room);
+    for _ in 0..59 {
+        app.client().join_ok(&room).await;
+    }
+    let carol = app.client();
+    let mut events = carol.room_events(&room, None).await;
+    let mut pages = Vec::new();
+    loop {
+        let event = events.next_event().await;
+        assert_eq!(event.event, "members", "the pages come first, one after another");
+        let page: Value = serde_json::from_str(&event.data).unwrap();
+        let more = page["more"] == true;
+        pages.push(page);
+        if !more {
+            break;
+        }
+    }
+    assert_eq!(pages.len(), 2);
+    assert!(pages[1].get("more").is_none(), "the last page carries no `more`");
+    assert_eq!(pages[0]["as_of"], pages[1]["as_of"]);
+    let members: Vec<&Value> = pages.iter().flat_map(|p| p["members"].as_array().unwrap()).collect();
+    assert_eq!(pages[0]["members"].as_array().unwrap().len(), 50);
+    assert_eq!(members.len(), 61, "alice, 59 others and carol");
+    let ids: std::collections::HashSet<_> = members.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 61, "each member once");
+    assert_eq!((&members[0]["id"], &members[0]["owner"]), (&alice.me().await["id"], &json!(true)));
+    assert_eq!(members[60]["id"], carol.me().await["id"]);
 }
