@@ -86,8 +86,11 @@ async fn open_room(
         code: "too_many_streams",
         message: format!("this session already has {limit} open streams; close some first"),
     })?;
+    // Subscribed before the seat is checked: a kick that commits after the check is then
+    // published to this feed (which ends the stream), never lost in between.
+    let live = state.hub.subscribe_room(room);
     access::keep_or_take_seat(state, room, &identity.user(), hold).await?;
-    let feed = RoomFeed::open(&state.hub, state.store.clone(), room, identity.id, resume, with_members).await?;
+    let feed = RoomFeed::open(&state.hub, live, state.store.clone(), room, identity.id, resume, with_members).await?;
     Ok((feed, presence))
 }
 

@@ -14,7 +14,7 @@
 use std::{
     collections::{hash_map::Entry, HashMap},
     sync::{Arc, Mutex},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use tokio::sync::oneshot;
@@ -24,11 +24,15 @@ use crate::{
     error::ApiError,
     rooms::access,
     state::AppState,
-    storage::StoreResult,
+    storage::{StorageError, StoreResult},
 };
 
 /// Most messages written in one batch; more wait for the next one.
 const MAX_BATCH: usize = 256;
+/// How long a batch may take before its posters get a 503. PostgreSQL cancels a statement
+/// after 15 s itself; this bound is for a connection that died without a word (the writer
+/// would otherwise wait out TCP's retransmissions, minutes, with its room's posts queued).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The queues of rooms whose writer is running. A room is in the map exactly while its writer
 /// task runs, so a post that finds its room here only has to queue.
@@ -85,7 +89,11 @@ async fn write_room(state: AppState, room: RoomId) {
         };
         let (messages, replies): (Vec<NewMessage>, Vec<_>) = batch.into_iter().map(|q| (q.message, q.reply)).unzip();
         let started = Instant::now();
-        match state.store.append_posts(room, messages, access::renewal(&state)).await {
+        let write = state.store.append_posts(room, messages, access::renewal(&state));
+        let written = tokio::time::timeout(WRITE_TIMEOUT, write).await.unwrap_or_else(|_| {
+            Err(StorageError::Unavailable(format!("the database did not answer within {WRITE_TIMEOUT:?}")))
+        });
+        match written {
             Ok(stored) => {
                 for message in stored.iter().flatten() {
                     state.hub.publish_message(message);

@@ -57,18 +57,19 @@ pub struct RoomFeed {
 }
 
 impl RoomFeed {
-    /// Subscribes first and reads the position second, so nothing published in between is lost.
-    /// With `resume` the feed replays every message after it; without, it starts live.
-    /// `with_members`: yield the member list first (long-polling has no use for it).
+    /// Reads the position after `live` was subscribed (`Hub::subscribe_room`), so nothing
+    /// published in between is lost. With `resume` the feed replays every message after it;
+    /// without, it starts live. `with_members`: yield the member list first (long-polling has
+    /// no use for it).
     pub async fn open(
         hub: &Hub,
+        live: broadcast::Receiver<RoomEvent>,
         store: Arc<dyn Store>,
         room: RoomId,
         viewer: UserId,
         resume: Option<i64>,
         with_members: bool,
     ) -> StoreResult<Self> {
-        let live = hub.subscribe_room(room);
         let head = store.last_message_id(room).await?;
         let metrics = hub.metrics().clone();
         let ready = VecDeque::new();

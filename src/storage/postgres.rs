@@ -6,7 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use sqlx::{postgres::PgPoolOptions, PgConnection, PgPool};
+use sqlx::{
+    postgres::{PgConnectOptions, PgPoolOptions},
+    PgConnection, PgPool,
+};
 use uuid::Uuid;
 
 use super::{
@@ -14,7 +17,7 @@ use super::{
     StorageError, Store, StoreResult,
 };
 use crate::domain::{
-    GifId, Member, MemberChange, Message, MessageKind, NewMessage, NewRoom, Room, RoomId, User, UserId,
+    GifId, Member, MemberChange, Message, MessageKind, NewMessage, NewRoom, Room, RoomId, StoredGif, User, UserId,
 };
 
 /// A pooled connection idle for longer than this is pinged before use.
@@ -26,6 +29,10 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        // A statement that runs this long is cancelled by the server (and so not committed)
+        // rather than holding a room's writer, and every post queued behind it, indefinitely.
+        let options: PgConnectOptions = url.parse()?;
+        let options = options.options([("statement_timeout", "15s")]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             // Fail fast when the database is away, so requests get a 503 instead of hanging.
@@ -42,7 +49,7 @@ impl PostgresStore {
                     Ok(true)
                 })
             })
-            .connect(url)
+            .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
@@ -129,21 +136,32 @@ async fn room_in(conn: &mut PgConnection, id: RoomId) -> StoreResult<Room> {
 /// Appends inside the caller's transaction. The `UPDATE … RETURNING last_seq` both takes the
 /// number and locks the room row until commit, which is what orders commits by sequence.
 async fn append_in(conn: &mut PgConnection, message: &NewMessage) -> StoreResult<Message> {
-    let (text, to, gif) = message.parts();
-    if let Some(gif) = gif {
+    if let Some(gif) = message.parts().2 {
         // Before the sequence bump, so the room row is not locked while megabytes travel.
-        sqlx::query(
-            "INSERT INTO gifs (id, data, width, height, frames) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(gif.id.as_str())
-        .bind(gif.bytes.as_ref())
-        .bind(i32::from(gif.width))
-        .bind(i32::from(gif.height))
-        .bind(gif.frames as i32)
-        .execute(&mut *conn)
-        .await?;
+        insert_gif(conn, gif).await?;
     }
+    append_row(conn, message).await
+}
+
+/// Stores a GIF's bytes (content-addressed: once however often it is posted).
+async fn insert_gif(conn: &mut PgConnection, gif: &StoredGif) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO gifs (id, data, width, height, frames) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(gif.id.as_str())
+    .bind(gif.bytes.as_ref())
+    .bind(i32::from(gif.width))
+    .bind(i32::from(gif.height))
+    .bind(gif.frames as i32)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The message row, numbered; its GIF's bytes must be stored already.
+async fn append_row(conn: &mut PgConnection, message: &NewMessage) -> StoreResult<Message> {
+    let (text, to, gif) = message.parts();
     let seq: i64 = sqlx::query_scalar("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
         .bind(message.room.0)
         .fetch_one(&mut *conn)
@@ -186,11 +204,10 @@ async fn touch_seat_in(conn: &mut PgConnection, room: RoomId, user: UserId, rene
     .await?)
 }
 
-/// Stores text posts (no GIFs) in one statement: one round trip and one commit however many
-/// there are. Posts whose author holds no seat are left out (`seated`); the others renew their
-/// authors' seats. The `UPDATE rooms` takes all the numbers at once and holds the room's row
-/// lock until the statement commits, so numbers stay gap-free and in commit order across
-/// instances.
+/// Stores text posts (no GIFs) with the `append_posts` function: one round trip and one commit
+/// however many there are. Posts whose author holds no seat are left out (`seated`); the others
+/// renew their authors' seats. The room's row lock is taken first and held until commit, so
+/// seat checks are exact and numbers stay gap-free and in commit order across instances.
 async fn append_texts(
     pool: &PgPool,
     room: RoomId,
@@ -208,22 +225,9 @@ async fn append_texts(
         columns.text.push(text);
         columns.change.push(message.change().map(MemberChange::as_str));
     }
-    let row: (Option<i64>, DateTime<Utc>, Vec<bool>) = sqlx::query_as(
-        "WITH batch AS (\
-             SELECT b.*, EXISTS (SELECT 1 FROM seats s WHERE s.room_id = $1 AND s.user_id = b.user_id) AS seated \
-             FROM unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[]) \
-                  WITH ORDINALITY AS b(user_id, user_name, kind, to_id, to_name, text, change, ord)), \
-         accepted AS (SELECT *, row_number() OVER (ORDER BY ord) AS n FROM batch WHERE seated), \
-         renewed AS (UPDATE seats SET expires_at = $9 \
-             WHERE room_id = $1 AND user_id IN (SELECT user_id FROM accepted) AND expires_at < $10), \
-         bump AS (UPDATE rooms SET last_seq = last_seq + (SELECT count(*) FROM accepted) \
-             WHERE id = $1 RETURNING last_seq), \
-         inserted AS (INSERT INTO messages (room_id, seq, kind, user_id, user_name, to_user_id, to_user_name, \
-                 text, member_change) \
-             SELECT $1, bump.last_seq - (SELECT count(*) FROM accepted) + a.n, a.kind, a.user_id, a.user_name, \
-                 a.to_id, a.to_name, a.text, a.change \
-             FROM bump, accepted a) \
-         SELECT (SELECT last_seq FROM bump), now(), (SELECT array_agg(seated ORDER BY ord) FROM batch)",
+    // One round trip; see migrations/postgres/0004 for why it is a function.
+    let row: (Option<i64>, DateTime<Utc>, Option<Vec<bool>>) = sqlx::query_as(
+        "SELECT o_last_seq, o_created_at, o_seated FROM append_posts($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(room.0)
     .bind(&columns.user_id)
@@ -237,10 +241,10 @@ async fn append_texts(
     .bind(renewal.renew_before)
     .fetch_one(pool)
     .await?;
-    let (Some(last_seq), created_at, seated) = row else {
-        return Err(StorageError::NotFound); // no room row to bump
+    let (Some(last_seq), created_at, Some(seated)) = row else {
+        return Err(StorageError::NotFound); // no room row to lock
     };
-    // `created_at` is now(), the same for the whole statement, as the inserted rows have it.
+    // `created_at` is now(), the transaction's time, as the inserted rows have it.
     let accepted = seated.iter().filter(|s| **s).count() as i64;
     let mut next = last_seq - accepted + 1;
     Ok(batch
@@ -540,12 +544,18 @@ impl Store for PostgresStore {
         if batch.iter().all(|m| m.parts().2.is_none()) {
             return append_texts(&self.pool, room, &batch, renewal).await;
         }
-        // GIFs insert their bytes first: a rarer path, statement by statement.
+        // With GIFs: a rarer path, statement by statement. Their bytes go in first, before the
+        // room is locked, so megabytes do not travel while others wait for the lock; then the
+        // lock, so each seat check (a statement of its own, after it) is exact.
         let mut tx = self.pool.begin().await?;
+        for gif in batch.iter().filter_map(|m| m.parts().2) {
+            insert_gif(&mut tx, gif).await?;
+        }
+        lock_room(&mut tx, room).await?;
         let mut stored = Vec::with_capacity(batch.len());
         for message in &batch {
             let seated = touch_seat_in(&mut tx, room, message.author.id, renewal).await?;
-            stored.push(if seated { Some(append_in(&mut tx, message).await?) } else { None });
+            stored.push(if seated { Some(append_row(&mut tx, message).await?) } else { None });
         }
         tx.commit().await?;
         Ok(stored)

@@ -14,6 +14,7 @@ crate::on_both_backends!(
     a_kicked_member_cannot_win_back_a_locked_room_with_its_password,
     the_member_list_arrives_on_connect_and_changes_ride_the_sequence,
     a_long_member_list_arrives_in_pages,
+    nothing_a_kicked_member_posts_is_stored_after_the_kick,
     a_whisper_reaches_only_its_two_ends_live_in_history_and_on_replay,
     whispers_to_strangers_or_oneself_are_refused,
     a_kicked_member_is_cut_off_and_cannot_come_back,
@@ -355,4 +356,43 @@ async fn a_long_member_list_arrives_in_pages(backend: Backend) {
     assert_eq!(ids.len(), 61, "each member once");
     assert_eq!((&members[0]["id"], &members[0]["owner"]), (&alice.me().await["id"], &json!(true)));
     assert_eq!(members[60]["id"], carol.me().await["id"]);
+}
+
+/// A member posting as fast as they can while the owner kicks them: every post either gets a
+/// 201 and sits before the kick notice in the sequence, or is refused. None is stored after it.
+async fn nothing_a_kicked_member_posts_is_stored_after_the_kick(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "bouncer" })).await;
+    let room = id_of(&room);
+    let bob = app.client();
+    bob.join_ok(&room).await;
+    let bob_id = bob.me().await["id"].clone();
+
+    let posting = async {
+        let mut accepted = Vec::new();
+        for n in 0..25 {
+            let response = bob.say(&room, &format!("spam #{n}")).await;
+            match response.status() {
+                StatusCode::CREATED => accepted.push(response.json::<Value>().await.unwrap()["id"].as_i64().unwrap()),
+                status => assert_eq!(status, StatusCode::FORBIDDEN),
+            }
+        }
+        accepted
+    };
+    let kicking = async {
+        tokio::time::sleep(Duration::from_millis(15)).await;
+        let kick = alice.post_json(&format!("/api/rooms/{room}/kicks"), json!({ "user": bob_id })).await;
+        assert_eq!(kick.status(), StatusCode::NO_CONTENT);
+    };
+    let (accepted, ()) = tokio::join!(posting, kicking);
+
+    let history = alice.messages(&room, "?limit=200").await;
+    let kick_id = history.iter().find(|m| m["change"] == "kicked").expect("the kick notice")["id"].as_i64().unwrap();
+    let stored: Vec<i64> = history
+        .iter()
+        .filter(|m| m["kind"] == "chat" && m["user"]["id"] == bob_id)
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(stored, accepted, "stored exactly what was acknowledged");
+    assert!(stored.iter().all(|id| *id < kick_id), "chats {stored:?}, kick at {kick_id}");
 }
