@@ -1,0 +1,106 @@
+// The composer: send text (or a whisper), over the WebSocket when that is the transport.
+
+import { ApiError, api, clearError, joinRoom, showError } from '/api.js';
+import { els, roomId, roomPath, state } from '/room/context.js';
+import { onKicked } from '/room/live-events.js';
+import { stream, transports } from '/room/transports.js';
+import { showLive } from '/room/messages.js';
+import { isMember } from '/room/members.js';
+import { clearWhisperTarget } from '/room/whisper.js';
+
+export function setUpComposer() {
+  els.text.addEventListener('keydown', (event) => {
+    // Enter sends, Shift+Enter is a newline; never send in the middle of IME composition.
+    if (event.key !== 'Enter' || event.shiftKey || event.isComposing || event.keyCode === 229) return;
+    event.preventDefault();
+    els.composer.requestSubmit();
+  });
+  // Escape anywhere in the composer (text, chip, buttons) leaves whisper mode.
+  els.composer.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape' || !state.whisperTo) return;
+    event.preventDefault();
+    clearWhisperTarget();
+    els.text.focus();
+  });
+  els.whisperCancel.addEventListener('click', () => {
+    clearWhisperTarget();
+    els.text.focus();
+  });
+  els.text.addEventListener('input', growTextarea);
+  els.composer.addEventListener('submit', (event) => {
+    event.preventDefault();
+    sendText();
+  });
+}
+
+function growTextarea() {
+  els.text.style.height = 'auto';
+  els.text.style.height = `${Math.min(els.text.scrollHeight, 160)}px`;
+}
+
+async function sendText() {
+  const text = els.text.value;
+  if (state.sending || els.chat.dataset.state !== 'ready' || text.trim() === '') return;
+  // Never turn a whisper into a public message behind the writer's back: while the
+  // recipient is gone, the text stays until they cancel whisper mode themselves.
+  const to = state.whisperTo;
+  if (to && !isMember(to.id)) {
+    showError(els.composerError, `${to.name} is not in the room any more. Press Esc to write to everyone instead.`);
+    return;
+  }
+  setSending(true);
+  clearError(els.composerError);
+  try {
+    const body = to ? { text, to: to.id } : { text };
+    const message = await withSeat(() => postText(body));
+    // Only now is the text safe to drop; on failure it stays for another try.
+    els.text.value = '';
+    growTextarea();
+    showLive(message, { mine: true });
+  } catch (error) {
+    if (isKicked(error)) onKicked();
+    else showError(els.composerError, error);
+  } finally {
+    setSending(false);
+    if (!els.text.disabled) els.text.focus();
+  }
+}
+
+/**
+ * With the WebSocket transport, a chat (or whisper) goes over the socket and its `ack` frame
+ * answers like REST's 201, an `error` frame like an error status. While the socket is
+ * between connections, REST still delivers it rather than refusing to send.
+ */
+function postText(body) {
+  if (stream.name === 'ws') {
+    const sent = transports.ws.sendChat(body);
+    if (sent) return sent;
+  }
+  return api(`${roomPath}/messages`, { method: 'POST', body });
+}
+
+export function isKicked(error) {
+  return error instanceof ApiError && error.code === 'kicked';
+}
+
+/** readOnly rather than disabled keeps focus (and the caret) in the textarea. */
+function setSending(sending) {
+  state.sending = sending;
+  els.text.readOnly = sending;
+  els.send.disabled = sending || els.chat.dataset.state !== 'ready';
+  els.composer.setAttribute('aria-busy', String(sending));
+}
+
+/**
+ * Seats expire when no stream is open (a long network drop, a laptop lid). A post then
+ * gets not_a_member: take the seat again and retry once.
+ */
+export async function withSeat(action) {
+  try {
+    return await action();
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.code !== 'not_a_member') throw error;
+    await joinRoom(roomId);
+    return action();
+  }
+}

@@ -1,0 +1,91 @@
+// What every part of the room page shares: its elements, which room it is, and its state.
+
+const $ = (id) => document.getElementById(id);
+export const els = {
+  chat: $('chat'),
+  title: $('room-title'),
+  members: $('room-members'),
+  notice: $('room-notice'),
+  noticeTitle: $('notice-title'),
+  noticeText: $('notice-text'),
+  noticeRetry: $('notice-retry'),
+  scroller: $('scroller'),
+  messages: $('messages'),
+  loadOlder: $('load-older'),
+  historyStart: $('history-start'),
+  historyError: $('history-error'),
+  pill: $('new-messages'),
+  composer: $('composer'),
+  text: $('composer-text'),
+  send: $('send-button'),
+  composerError: $('composer-error'),
+  gifButton: $('gif-button'),
+  gifInput: $('gif-input'),
+  gifError: $('gif-error'),
+  preview: $('gif-preview'),
+  previewImage: $('gif-preview-image'),
+  previewName: $('gif-preview-name'),
+  progress: $('gif-progress'),
+  gifSend: $('gif-send'),
+  gifCancel: $('gif-cancel'),
+  dropOverlay: $('drop-overlay'),
+  membersPanel: $('members-panel'),
+  membersList: $('members'),
+  membersCount: $('members-count'),
+  membersToggle: $('members-toggle'),
+  whisperTarget: $('whisper-target'),
+  whisperTargetName: $('whisper-target-name'),
+  whisperCancel: $('whisper-cancel'),
+  confirmDialog: $('confirm-dialog'),
+  confirmTitle: $('confirm-title'),
+  confirmText: $('confirm-text'),
+  confirmOk: $('confirm-ok'),
+  confirmCancel: $('confirm-cancel'),
+  transportSwitch: $('transport-switch'),
+  membersNote: $('members-note'),
+};
+
+export const DEFAULT_PLACEHOLDER = els.text.placeholder;
+
+export const roomId = parseRoomId();
+export const roomPath = `/api/rooms/${encodeURIComponent(roomId ?? '')}`;
+
+function parseRoomId() {
+  const match = /^\/rooms\/([^/]+)\/?$/.exec(window.location.pathname);
+  if (!match) return null;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return null;
+  }
+}
+
+export const state = {
+  me: null,
+  /** Ids already in the list: the stream, history pages and POST answers overlap. */
+  shown: new Set(),
+  /**
+   * The id the stream resumes after. Only moved by the stream and by (contiguous) history
+   * loads, never by our own POST answers: those could jump past a message the stream has
+   * not delivered yet, which a reconnect would then skip.
+   */
+  cursor: 0,
+  hasOlder: false,
+  loadingOlder: false,
+  sending: false,
+  /** The GIF waiting in the preview, its object URL, and the running upload. */
+  gif: null,
+  gifUrl: null,
+  upload: null,
+  /** The room as last read (title, max); the header count prefers the member list. */
+  room: null,
+  /** The newest member list ({id, name, color, owner, since}[]) and its as_of; null before one. */
+  members: null,
+  membersAsOf: -Infinity,
+  /** The pages of a long member list received so far ({asOf, members}), or null. */
+  membersPage: null,
+  /** Whisper mode: the recipient ({id, name, color}) of what the composer sends, or null. */
+  whisperTo: null,
+  /** Resolves the open confirm dialog's promise. */
+  confirmResolve: null,
+};

@@ -1,0 +1,120 @@
+// Server-Sent Events: an EventSource that the page keeps alive.
+
+import { setConnectionState } from '/shared/connection.js';
+
+// Delays before the page itself reopens a stream the browser gave up on.
+const REOPEN_DELAYS_MS = [1000, 2000, 5000, 10000, 20000, 30000];
+
+/**
+ * An EventSource that the page keeps alive.
+ *
+ * The browser reconnects by itself after a dropped connection (readyState CONNECTING, and it
+ * resends Last-Event-ID). It gives up for good (readyState CLOSED) when the server answers
+ * with an error status; then we open a fresh EventSource after a back-off, first running
+ * `beforeReopen` (the room page re-joins there, so a 404/409 is shown instead of looping).
+ *
+ * Options: url() → string (called for every open, so callers can add ?after=),
+ * events: { name: (data, event) => void } with data already parsed from JSON,
+ * beforeReopen?: async () => boolean (false stops; throwing retries later).
+ */
+export class LiveStream {
+  constructor({ url, events, beforeReopen }) {
+    this.url = url;
+    this.events = events;
+    this.beforeReopen = beforeReopen;
+    this.source = null;
+    this.timer = null;
+    this.attempt = 0;
+    this.stopped = true;
+    window.addEventListener('online', () => this.reopenNow());
+    window.addEventListener('offline', () => {
+      if (!this.stopped) setConnectionState('offline');
+    });
+  }
+
+  open() {
+    this.closeSource();
+    this.stopped = false;
+    setConnectionState('reconnecting');
+    const source = new EventSource(this.url());
+    this.source = source;
+    source.addEventListener('open', () => {
+      this.attempt = 0;
+      setConnectionState('connected');
+    });
+    source.addEventListener('error', () => this.handleError(source));
+    for (const [name, handler] of Object.entries(this.events)) {
+      source.addEventListener(name, (event) => {
+        const data = parseJson(event.data);
+        if (data !== undefined) handler(data, event);
+      });
+    }
+  }
+
+  /** Closes for good (room deleted, page blocked). */
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.closeSource();
+  }
+
+  /** Skips the back-off, e.g. when the browser says the network is back. */
+  reopenNow() {
+    if (this.stopped || (this.source && this.source.readyState !== EventSource.CLOSED)) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.attempt = 0;
+    this.reopen();
+  }
+
+  closeSource() {
+    if (this.source) this.source.close();
+    this.source = null;
+  }
+
+  handleError(source) {
+    if (source !== this.source) return; // a stale source we already replaced
+    if (source.readyState === EventSource.CONNECTING) {
+      setConnectionState(navigator.onLine === false ? 'offline' : 'reconnecting');
+      return;
+    }
+    this.closeSource();
+    setConnectionState('offline');
+    this.scheduleReopen();
+  }
+
+  scheduleReopen() {
+    if (this.stopped || this.timer) return;
+    const delay = REOPEN_DELAYS_MS[Math.min(this.attempt, REOPEN_DELAYS_MS.length - 1)];
+    this.attempt += 1;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.reopen();
+    }, delay);
+  }
+
+  async reopen() {
+    if (this.stopped) return;
+    if (this.beforeReopen) {
+      let proceed;
+      try {
+        proceed = await this.beforeReopen();
+      } catch {
+        setConnectionState('offline');
+        this.scheduleReopen();
+        return;
+      }
+      if (!proceed || this.stopped) return;
+    }
+    this.open();
+  }
+}
+
+export function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined; // ignore a malformed frame rather than break the stream handler
+  }
+}

@@ -1,0 +1,122 @@
+// Long-polling: the room's messages over plain HTTP requests, for when neither SSE nor a
+// WebSocket gets through.
+
+import { toApiError } from '/shared/http.js';
+import { setConnectionState } from '/shared/connection.js';
+import { backoffDelay, sleep } from '/shared/backoff.js';
+
+/**
+ * Long-polling: `GET url()&wait=<s>` in a loop, each answer `{"messages": [...]}`. Only
+ * messages travel this way (no member lists, no kicked or room-deleted events): a 403
+ * `kicked` or 404 `room_not_found` answer calls `onGone(error)` instead. The first request
+ * of a run asks with wait=0, so the indicator turns "connected" at once, not after a 25 s
+ * wait; network failures and 5xx answers are retried with back-off, other refusals go
+ * through `beforeReopen` (the room page re-joins, and shows "room full" and the like).
+ *
+ * Options: url() → string with `?after=` (called for every request), onMessage(message,
+ * {lastEventId}), onGone(ApiError), beforeReopen?: async () => boolean, wait (seconds).
+ */
+export class LongPoll {
+  constructor({ url, onMessage, onGone, beforeReopen, wait = 25 }) {
+    this.url = url;
+    this.onMessage = onMessage;
+    this.onGone = onGone;
+    this.beforeReopen = beforeReopen;
+    this.wait = wait;
+    this.controller = null;
+    this.stopped = true;
+    window.addEventListener('online', () => this.wake?.());
+    window.addEventListener('offline', () => {
+      if (!this.stopped) setConnectionState('offline');
+    });
+  }
+
+  open() {
+    this.stop();
+    this.stopped = false;
+    this.controller = new AbortController();
+    this.loop(this.controller.signal);
+  }
+
+  stop() {
+    this.stopped = true;
+    if (this.controller) this.controller.abort();
+    this.controller = null;
+  }
+
+  async loop(signal) {
+    let attempt = 0;
+    let quick = true; // wait=0: the first request of a run, and the one after a failure
+    setConnectionState('reconnecting');
+    // Waits out a back-off; the browser coming back online cuts it short.
+    const backOff = async () => {
+      const cut = new AbortController();
+      const wake = () => cut.abort();
+      this.wake = wake;
+      signal.addEventListener('abort', wake);
+      await sleep(backoffDelay(attempt), cut.signal);
+      signal.removeEventListener('abort', wake);
+      if (this.wake === wake) this.wake = null;
+      attempt += 1;
+      quick = true;
+    };
+    while (!signal.aborted) {
+      const wait = quick ? 0 : this.wait;
+      const askedAt = Date.now();
+      let response;
+      let data;
+      try {
+        response = await fetch(`${this.url()}&wait=${wait}`, {
+          signal,
+          cache: 'no-store',
+          credentials: 'same-origin',
+          headers: { Accept: 'application/json' },
+        });
+        data = await response.json().catch(() => null);
+      } catch {
+        if (signal.aborted) return;
+        setConnectionState(navigator.onLine === false || attempt > 1 ? 'offline' : 'reconnecting');
+        await backOff();
+        continue;
+      }
+      if (signal.aborted) return;
+
+      if (!response.ok) {
+        const error = toApiError(response.status, data);
+        if (error.code === 'kicked' || error.code === 'room_not_found') {
+          this.stop();
+          this.onGone(error);
+          return;
+        }
+        if (response.status >= 500 || response.status === 429 || !this.beforeReopen) {
+          setConnectionState(attempt > 1 ? 'offline' : 'reconnecting');
+          await backOff();
+          continue;
+        }
+        // Refused (room full, not a member any more): joining again says why, or fixes it.
+        setConnectionState('reconnecting');
+        let proceed;
+        try {
+          proceed = await this.beforeReopen();
+        } catch {
+          proceed = true; // network trouble: keep trying
+        }
+        if (!proceed || signal.aborted) return;
+        await backOff();
+        continue;
+      }
+
+      attempt = 0;
+      setConnectionState('connected');
+      const messages = Array.isArray(data?.messages) ? data.messages : [];
+      for (const message of messages) {
+        if (signal.aborted) return;
+        if (message && typeof message === 'object') this.onMessage(message, { lastEventId: String(message.id ?? '') });
+      }
+      // A long wait answered early and empty: the server is shutting down, or the room is
+      // going away (the next answer says so). Pause a moment rather than spin.
+      if (!quick && messages.length === 0 && Date.now() - askedAt < 1000) await sleep(1000, signal);
+      quick = false;
+    }
+  }
+}
