@@ -97,6 +97,7 @@ fn run_load(server: &Server, transport: &str, messages: u64) -> serde_json::Valu
         .args(["--subscribers", &SUBSCRIBERS.to_string()])
         .args(["--messages", &messages.to_string()])
         .args(["--posters", "2"])
+        .args(["--settle", "1"]) // as the big-room benchmark runs it
         .args(["--timeout", "60"])
         .args(["--server-pid", &server.child.id().to_string()])
         .arg("--json")

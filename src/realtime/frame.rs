@@ -92,9 +92,10 @@ impl Frame {
             .into_iter()
             .enumerate()
             .map(|(n, page)| {
-                let data = match n == last {
-                    true => serde_json::json!({ "members": page, "as_of": as_of }),
-                    false => serde_json::json!({ "members": page, "as_of": as_of, "more": true }),
+                let data = if n == last {
+                    serde_json::json!({ "members": page, "as_of": as_of })
+                } else {
+                    serde_json::json!({ "members": page, "as_of": as_of, "more": true })
                 };
                 Self::new("members", None, &data)
             })

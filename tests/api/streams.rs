@@ -24,6 +24,7 @@ crate::on_both_backends!(
     shutdown_ends_open_streams_and_the_server_exits,
     concurrent_posts_are_numbered_without_gaps_and_delivered_in_order,
     open_streams_keep_their_seats_leased_past_many_leases,
+    posting_keeps_a_seat_without_a_stream,
 );
 
 async fn two_subscribers_receive_the_same_chat(backend: Backend) {
@@ -372,4 +373,29 @@ async fn open_streams_keep_their_seats_leased_past_many_leases(backend: Backend)
     drop(bob_events);
     let left = alice_events.next_messages(1).await;
     assert_eq!(left[0]["change"], "left");
+}
+
+/// A member with no stream open who keeps posting keeps their seat well past the grace period
+/// (each post renews a seat that has used up half of it); once they stop, they leave.
+async fn posting_keeps_a_seat_without_a_stream(backend: Backend) {
+    let app = spawn_app_with(backend, |c| {
+        c.presence_grace = Duration::from_millis(600);
+        c.reap_interval = Duration::from_millis(50);
+    })
+    .await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "talker" })).await;
+    let room = id_of(&room);
+    let mut alice_events = alice.room_events(&room, None).await;
+    let bob = app.client();
+    bob.join_ok(&room).await;
+    assert_eq!(alice_events.next_messages(1).await[0]["change"], "joined");
+
+    let mut said = Vec::new();
+    for n in 0..10 {
+        said.push(bob.say_ok(&room, &format!("still talking #{n}")).await); // 2 s: over three graces
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(alice_events.next_messages(said.len()).await, said, "no leave among the chats");
+    let left = alice_events.next_messages(1).await;
+    assert_eq!((&left[0]["change"], &left[0]["user"]["id"]), (&json!("left"), &bob.me().await["id"]));
 }
