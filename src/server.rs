@@ -4,8 +4,10 @@
 //! to 16 KiB per idle event stream. Browsers only speak HTTP/2 over TLS (see `lib.rs`), so
 //! cleartext connections are HTTP/1.1 here. Every connection's socket, plain or under TLS,
 //! is wrapped in a [`write_stall::StallGuard`], so a client that stops reading is eventually
-//! let go.
+//! let go. Event streams are taken out of hyper once their head is written
+//! ([`handoff`]), so an idle subscriber does not keep hyper's connection buffers.
 
+pub mod handoff;
 pub mod write_stall;
 
 use std::{future::Future, net::SocketAddr, time::Duration};
@@ -18,6 +20,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
 use crate::metrics::Metrics;
+use handoff::{Handoff, KeepOpen};
 use write_stall::StallGuard;
 
 /// How long in-flight requests get to finish after shutdown begins.
@@ -58,28 +61,40 @@ pub async fn serve_http1(
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
-        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-            router.clone().oneshot(request)
-        });
+        let handoff = Handoff::default();
+        let service = {
+            let handoff = handoff.clone();
+            hyper::service::service_fn(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                request.extensions_mut().insert(handoff.clone());
+                router.clone().oneshot(request)
+            })
+        };
+        let socket = StallGuard::new(stream, limits.write_stall_timeout, limits.metrics.clone());
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
-            .serve_connection(
-                TokioIo::new(StallGuard::new(stream, limits.write_stall_timeout, limits.metrics.clone())),
-                service,
-            )
+            .serve_connection(TokioIo::new(KeepOpen::new(socket, handoff.clone())), service)
             .with_upgrades();
         let closing = closing.clone();
         connections.spawn(async move {
-            let mut connection = std::pin::pin!(connection);
+            // Boxed so that the task, which outlives hyper's part when a stream is handed
+            // off, is not sized for hyper's connection state.
+            let mut connection = Box::new(connection);
             // Errors here are clients going away mid-request; nothing to do about them.
-            tokio::select! {
-                _ = connection.as_mut() => {}
+            let served = tokio::select! {
+                served = connection.as_mut() => served,
                 _ = closing.cancelled() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
+                    std::pin::Pin::new(connection.as_mut()).graceful_shutdown();
+                    connection.as_mut().await
                 }
+            };
+            let Some(events) = handoff.take() else { return };
+            let Some(parts) = connection.into_parts() else { return };
+            // Only the socket goes on; what else hyper hands back is freed here.
+            let socket = { parts }.io.into_inner().into_inner();
+            if served.is_ok() {
+                handoff::pump(socket, events).await;
             }
         });
     }

@@ -10,7 +10,7 @@ use axum::{
     http::{header, HeaderMap},
     response::{IntoResponse, Response},
     routing::get,
-    Router,
+    Extension, Router,
 };
 use serde::Deserialize;
 
@@ -21,6 +21,7 @@ use crate::{
     metrics::Transport,
     realtime::{poll, sse, ws, Frame, LobbyFeed, PresenceGuard, RoomFeed},
     rooms::{access, RoomPath},
+    server::handoff::Handoff,
     state::AppState,
 };
 
@@ -94,9 +95,15 @@ async fn open_room(
     Ok((feed, presence))
 }
 
-async fn lobby_events(State(state): State<AppState>) -> Result<Response, ApiError> {
+/// `handoff` is there on plain HTTP/1 connections: the stream is then written outside hyper.
+async fn lobby_events(
+    State(state): State<AppState>,
+    handoff: Option<Extension<Handoff>>,
+) -> Result<Response, ApiError> {
     let feed = LobbyFeed::open(&state.hub, state.store.clone()).await?;
-    Ok(sse::response(sse::lobby_events(feed), state.config.keep_alive, state.shutdown.clone(), &state.metrics))
+    let events = sse::lobby_events(feed);
+    let handoff = handoff.map(|Extension(handoff)| handoff);
+    Ok(sse::response(events, state.config.keep_alive, state.shutdown.clone(), &state.metrics, handoff))
 }
 
 #[tracing::instrument(skip_all, fields(room.id = %room, user.id = %identity.id))]
@@ -106,6 +113,7 @@ async fn room_events(
     RoomPath(room): RoomPath,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<ResumeQuery>,
+    handoff: Option<Extension<Handoff>>,
 ) -> Result<Response, ApiError> {
     let resume = resume_point(&headers, query)?;
     let (feed, presence) = match open_room(&state, &identity, room, resume, state.config.presence_lease, true).await {
@@ -116,7 +124,8 @@ async fn room_events(
     };
     tracing::debug!(resume, start = feed.last_id(), "room stream opened");
     let events = sse::room_events(feed, presence);
-    Ok(sse::response(events, state.config.keep_alive, state.shutdown.clone(), &state.metrics))
+    let handoff = handoff.map(|Extension(handoff)| handoff);
+    Ok(sse::response(events, state.config.keep_alive, state.shutdown.clone(), &state.metrics, handoff))
 }
 
 /// Same checks as the SSE stream, answered with a plain HTTP error before any upgrade.

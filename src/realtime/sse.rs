@@ -17,7 +17,10 @@ use tokio::time::{interval_at, Instant, Interval};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::{FeedItem, Frame, LobbyFeed, PresenceGuard, RoomFeed};
-use crate::metrics::{Metrics, Transport};
+use crate::{
+    metrics::{Metrics, Transport},
+    server::handoff::Handoff,
+};
 
 const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
@@ -86,8 +89,15 @@ pub fn room_gone(frame: &Frame, metrics: &Metrics) -> Response {
     event_stream(Body::from_stream(body))
 }
 
-/// Wraps an event stream into a `text/event-stream` response.
-pub fn response(events: ByteStream, keep_alive: Duration, shutdown: CancellationToken, metrics: &Metrics) -> Response {
+/// Wraps an event stream into a `text/event-stream` response. With a `handoff` (plain HTTP/1)
+/// the bytes are written outside hyper once the head is out (`server::handoff`).
+pub fn response(
+    events: ByteStream,
+    keep_alive: Duration,
+    shutdown: CancellationToken,
+    metrics: &Metrics,
+    handoff: Option<Handoff>,
+) -> Response {
     let gauge = metrics.stream_opened(Transport::Sse);
     let metrics = metrics.clone();
     let events = Box::pin(events.inspect(move |bytes| {
@@ -97,36 +107,40 @@ pub fn response(events: ByteStream, keep_alive: Duration, shutdown: Cancellation
     let head = retry_hint("");
     let keep_alive = interval_at(Instant::now() + keep_alive, keep_alive);
     let pump = Pump { events, keep_alive, shutdown: Box::pin(shutdown.cancelled_owned()), is_done: false };
-    let body = stream::once(async move { head })
-        .chain(stream::unfold(pump, |mut pump| async move {
-            if pump.is_done {
-                return None;
+    let body = stream::once(async move { head }).chain(stream::unfold(pump, |mut pump| async move {
+        if pump.is_done {
+            return None;
+        }
+        tokio::select! {
+            biased;
+            // Said again at the end so the client knows the close is deliberate and when to
+            // come back; events still queued are not sent: it resumes from its last id.
+            _ = pump.shutdown.as_mut() => {
+                pump.is_done = true;
+                Some((retry_hint(": server shutting down; reconnect with Last-Event-ID\n"), pump))
             }
-            tokio::select! {
-                biased;
-                // Said again at the end so the client knows the close is deliberate and when to
-                // come back; events still queued are not sent: it resumes from its last id.
-                _ = pump.shutdown.as_mut() => {
-                    pump.is_done = true;
-                    Some((retry_hint(": server shutting down; reconnect with Last-Event-ID\n"), pump))
-                }
-                item = pump.events.next() => item.map(|bytes| (bytes, pump)),
-                _ = pump.keep_alive.tick() => Some((Bytes::from_static(KEEP_ALIVE), pump)),
-            }
-        }))
-        .map(Ok::<_, Infallible>);
-    event_stream(Body::from_stream(body))
+            item = pump.events.next() => item.map(|bytes| (bytes, pump)),
+            _ = pump.keep_alive.tick() => Some((Bytes::from_static(KEEP_ALIVE), pump)),
+        }
+    }));
+    let Some(handoff) = handoff else { return event_stream(Body::from_stream(body.map(Ok::<_, Infallible>))) };
+    let mut response = handoff.hand_over(Box::pin(body));
+    let headers = response.headers_mut();
+    for (name, value) in EVENT_STREAM_HEADERS {
+        headers.insert(name, value);
+    }
+    // Said for the client's (and any proxy's) sake: this body ends with the connection.
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
+const EVENT_STREAM_HEADERS: [(header::HeaderName, HeaderValue); 3] = [
+    (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
+    (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+    // nginx and similar proxies buffer responses unless told not to.
+    (header::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")),
+];
+
 fn event_stream(body: Body) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            // nginx and similar proxies buffer responses unless told not to.
-            (header::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")),
-        ],
-        body,
-    )
-        .into_response()
+    (EVENT_STREAM_HEADERS, body).into_response()
 }

@@ -1,0 +1,189 @@
+//! Event streams leave hyper once their head is written.
+//!
+//! For as long as a response streams, hyper keeps two 8 KiB buffers per HTTP/1 connection: the
+//! one it encodes heads into, and the read buffer it keeps reserved while it watches the idle
+//! request side for the client's EOF. That was 16 of the ~19 KiB an idle SSE subscriber cost
+//! (heaptrack, BENCHMARKS.md), and neither has a knob below 8 KiB.
+//!
+//! So an event stream over plain HTTP/1 is answered in two parts. The handler puts its event
+//! bytes in the connection's [`Handoff`] and returns only a head, for a close-delimited body
+//! (`HTTP/1.0` framing: the body ends when the connection does, so no chunk framing is
+//! needed). hyper writes and flushes that head, sees the response end and closes the
+//! connection, except that [`KeepOpen`] turns that close into a no-op. The connection's task
+//! then takes the socket back (`into_parts`), drops hyper's state and runs [`pump`]: one write
+//! per event, as before, straight to the socket.
+//!
+//! Everything else about the request (routing, sessions, access checks, tracing, metrics) is
+//! the same code path as any other request. Over TLS the handoff is not offered: there the
+//! connection is usually HTTP/2, where every stream of a browser shares one connection.
+
+use std::{
+    future::poll_fn,
+    io,
+    pin::Pin,
+    sync::{Arc, Mutex, PoisonError},
+    task::{Context, Poll},
+};
+
+use axum::{body::Body, http::Version, response::Response};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+/// What a handed-off response still has to send.
+pub type EventBytes = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
+
+/// One per plain HTTP/1 connection, in every request's extensions: where a handler leaves the
+/// body it wants written outside hyper.
+#[derive(Clone, Default)]
+pub struct Handoff(Arc<Mutex<Option<EventBytes>>>);
+
+impl Handoff {
+    /// Takes the stream's bytes and returns the head hyper is to write: a close-delimited
+    /// response whose own body is empty. The caller adds its headers.
+    pub fn hand_over(&self, events: EventBytes) -> Response {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(events);
+        let mut response = Response::new(Body::from_stream(futures_util::stream::empty::<Result<Bytes, io::Error>>()));
+        // hyper frames a body of unknown length by the connection's end only in HTTP/1.0;
+        // in 1.1 it would chunk it and then send the last chunk when this empty body ends.
+        *response.version_mut() = Version::HTTP_10;
+        response
+    }
+
+    fn is_pending(&self) -> bool {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).is_some()
+    }
+
+    pub fn take(&self) -> Option<EventBytes> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+/// The connection's socket as hyper sees it: hyper shuts the socket down when it is done with
+/// a response that ends the connection; with a handoff pending that is not the end, so the
+/// shutdown is skipped (hyper flushes its buffer before asking, so the head is out).
+pub struct KeepOpen<S> {
+    inner: S,
+    handoff: Handoff,
+}
+
+impl<S> KeepOpen<S> {
+    pub fn new(inner: S, handoff: Handoff) -> Self {
+        Self { inner, handoff }
+    }
+
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for KeepOpen<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for KeepOpen<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.handoff.is_pending() {
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Writes a handed-off stream to the socket until the stream ends or the client goes away.
+///
+/// The read side is watched the way hyper watched it, but with a 16-byte buffer on this
+/// future instead of 8 KiB on the heap: an event-stream client sends nothing after its
+/// request, so EOF, an error or any byte at all ends the stream.
+pub async fn pump<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, mut events: EventBytes) {
+    let mut scratch = [0u8; 16];
+    loop {
+        let next = poll_fn(|cx| {
+            let mut buf = ReadBuf::new(&mut scratch);
+            if Pin::new(&mut io).poll_read(cx, &mut buf).is_ready() {
+                return Poll::Ready(None);
+            }
+            events.poll_next_unpin(cx).map(Some)
+        })
+        .await;
+        match next {
+            Some(Some(bytes)) => {
+                if io.write_all(&bytes).await.is_err() {
+                    return;
+                }
+            }
+            // The stream ended (shutdown, kick, room deleted): close our side cleanly.
+            Some(None) => break,
+            None => return,
+        }
+    }
+    let _ = io.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_pump_writes_every_event_then_closes() {
+        let (near, mut far) = tokio::io::duplex(64);
+        let events =
+            futures_util::stream::iter([Bytes::from_static(b"data: 1\n\n"), Bytes::from_static(b"data: 2\n\n")]);
+        pump(near, Box::pin(events)).await;
+        let mut got = Vec::new();
+        far.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"data: 1\n\ndata: 2\n\n");
+    }
+
+    #[tokio::test]
+    async fn the_pump_stops_when_the_client_hangs_up() {
+        let (near, far) = tokio::io::duplex(64);
+        // A stream that never yields: only the client's EOF can end the pump.
+        let events = futures_util::stream::pending::<Bytes>();
+        drop(far);
+        tokio::time::timeout(Duration::from_secs(5), pump(near, Box::pin(events)))
+            .await
+            .expect("the pump noticed the hang-up");
+    }
+
+    #[tokio::test]
+    async fn shutdown_is_skipped_only_while_a_handoff_is_pending() {
+        let (near, mut far) = tokio::io::duplex(64);
+        let handoff = Handoff::default();
+        let mut io = KeepOpen::new(near, handoff.clone());
+        let _head = handoff.hand_over(Box::pin(futures_util::stream::empty()));
+        io.shutdown().await.unwrap();
+        io.write_all(b"still open").await.unwrap();
+        assert!(handoff.take().is_some());
+        io.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        far.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"still open");
+    }
+}
