@@ -1,6 +1,6 @@
 //! A small Server-Sent Events reader that keeps what `eventsource-stream` drops: blocks
 //! without data (a `retry:` hint on its own) and comments. Fed raw bytes, from reqwest or from
-//! a bare TCP socket (through [`Chunked`]).
+//! a bare TCP socket (event streams are close-delimited, so its bytes are the body).
 
 use std::{collections::VecDeque, pin::Pin, time::Duration};
 
@@ -98,46 +98,5 @@ impl SseStream {
                 None => return Err(End::Clean),
             }
         }
-    }
-}
-
-/// Undoes HTTP/1.1 chunked transfer coding, for a client reading a bare socket.
-#[derive(Default)]
-pub struct Chunked {
-    buf: Vec<u8>,
-    /// Bytes of the current chunk still to come (and then its CRLF).
-    remaining: Option<usize>,
-    pub is_finished: bool,
-}
-
-impl Chunked {
-    /// Feeds socket bytes; returns the body bytes they complete.
-    pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
-        self.buf.extend_from_slice(bytes);
-        let mut out = Vec::new();
-        loop {
-            match self.remaining {
-                None => {
-                    let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") else { break };
-                    let size = std::str::from_utf8(&self.buf[..end]).expect("chunk size line");
-                    let size = usize::from_str_radix(size.split(';').next().unwrap().trim(), 16).expect("hex size");
-                    self.buf.drain(..end + 2);
-                    if size == 0 {
-                        self.is_finished = true;
-                        break;
-                    }
-                    self.remaining = Some(size);
-                }
-                Some(size) => {
-                    if self.buf.len() < size + 2 {
-                        break;
-                    }
-                    out.extend(self.buf.drain(..size));
-                    assert_eq!(self.buf.drain(..2).collect::<Vec<_>>(), b"\r\n", "chunk ends with CRLF");
-                    self.remaining = None;
-                }
-            }
-        }
-        out
     }
 }
