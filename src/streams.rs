@@ -29,8 +29,10 @@ use crate::{
 pub const MAX_POLL_WAIT: u64 = 60;
 /// Hard cap on a WebSocket message; frames over `ws::MAX_CLIENT_TEXT` get an error frame.
 const WS_MAX_MESSAGE: usize = 1024 * 1024;
-/// tungstenite's default read buffer is 128 KiB per socket; chat frames are small.
-const WS_READ_BUFFER: usize = 4 * 1024;
+/// tungstenite's default read buffer is 128 KiB per socket, allocated at the upgrade and kept.
+/// Clients send little (a chat is under 2 KB) and rarely; a longer frame grows the buffer to
+/// its length, so this only sets what an idle socket holds.
+const WS_READ_BUFFER: usize = 512;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -10,7 +10,11 @@ use serde::Serialize;
 use crate::domain::{Member, Message, Room, RoomId};
 
 /// Members per `members` event; a longer list takes several (see `Frame::member_pages`).
-pub const MEMBERS_PAGE: usize = 50;
+/// About 1.5 KB of JSON, the size of a long chat: a WebSocket's write buffer keeps the
+/// capacity of the largest frame it ever sent (tungstenite has no way to shrink it), so a
+/// bigger page would be paid for by every socket for as long as it stays open (pages of 50
+/// cost 4 KiB per idle socket).
+pub const MEMBERS_PAGE: usize = 12;
 
 #[derive(Debug)]
 pub struct Frame {

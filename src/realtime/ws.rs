@@ -100,11 +100,13 @@ pub async fn serve_room(
     let mut pings = interval_at(Instant::now() + period, period);
     let mut liveness = Liveness { period, last_heard: Instant::now() };
     let _open = state.metrics.stream_opened(Transport::WebSocket);
+    // The rare awaits below (closing, pinging, posting) are boxed: inline, each would add its
+    // state to this future, which every open socket's task holds for its whole life.
     // Registered once, not once per event (see `Pump` in sse.rs).
     let mut shutdown = std::pin::pin!(state.shutdown.clone().cancelled_owned());
     loop {
         tokio::select! {
-            _ = &mut shutdown => return close(&mut socket, 1001, "server shutting down").await,
+            _ = &mut shutdown => return Box::pin(close(&mut socket, 1001, "server shutting down")).await,
             item = feed.next() => {
                 let (frame, is_last) = match item {
                     Ok(Some(FeedItem::Message(f) | FeedItem::Members(f) | FeedItem::Resync(f))) => (f, false),
@@ -112,7 +114,7 @@ pub async fn serve_room(
                     Ok(None) => return,
                     Err(err) => {
                         tracing::warn!(error = %err, last_id = feed.last_id(), "room socket ended by a storage error");
-                        return close(&mut socket, 1011, "storage unavailable; reconnect with after=<last id>").await;
+                        return Box::pin(close(&mut socket, 1011, "storage unavailable; reconnect with after=<last id>")).await;
                     }
                 };
                 let text = frame.ws();
@@ -121,16 +123,16 @@ pub async fn serve_room(
                     return;
                 }
                 if is_last {
-                    return close(&mut socket, 1000, "").await;
+                    return Box::pin(close(&mut socket, 1000, "")).await;
                 }
             }
             incoming = socket.recv() => {
                 let Some(Ok(message)) = incoming else { return };
                 liveness.heard();
                 let answer = match message {
-                    Message::Text(text) => Some(handle_client_text(&state, &identity, address, room, &text).await),
+                    Message::Text(text) => Some(Box::pin(handle_client_text(&state, &identity, address, room, &text)).await),
                     Message::Binary(_) => Some(error_reply("unsupported_frame", "send JSON text frames, not binary", None)),
-                    Message::Close(_) => return finish_close(&mut socket).await,
+                    Message::Close(_) => return Box::pin(finish_close(&mut socket)).await,
                     Message::Ping(_) | Message::Pong(_) => None,
                 };
                 if let Some(answer) = answer {
@@ -140,7 +142,7 @@ pub async fn serve_room(
                 }
             }
             _ = pings.tick() => {
-                if !ping_or_close(&mut socket, &liveness).await {
+                if !Box::pin(ping_or_close(&mut socket, &liveness)).await {
                     return;
                 }
             }

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, assertNoErrors, openRoom, setUp, waitFor, whoAmI } from './harness.mjs';
 
-/** More than the server's page of 50. */
+/** Several of the server's pages of 12. */
 const OTHERS = 60;
 
 let suite;
