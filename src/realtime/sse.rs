@@ -62,7 +62,10 @@ struct Pump {
     events: ByteStream,
     keep_alive: Interval,
     /// Created once: a fresh `cancelled()` per event would register with (and leave) the
-    /// token's waiter list, under a lock every stream shares, twice per delivery.
+    /// token's waiter list twice per delivery. And on a child token of the server's: polling
+    /// it (once per delivery) takes the token's locks, which would otherwise be the same two
+    /// locks for every stream, bounced between cores (perf, 2,000 subscribers: 2.3 % of the
+    /// server's CPU in `is_cancelled` alone).
     shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
     /// Set once the shutdown hint is out: the next poll ends the body.
     is_done: bool,
@@ -106,7 +109,8 @@ pub fn response(
     }));
     let head = retry_hint("");
     let keep_alive = interval_at(Instant::now() + keep_alive, keep_alive);
-    let pump = Pump { events, keep_alive, shutdown: Box::pin(shutdown.cancelled_owned()), is_done: false };
+    let pump =
+        Pump { events, keep_alive, shutdown: Box::pin(shutdown.child_token().cancelled_owned()), is_done: false };
     let body = stream::once(async move { head }).chain(stream::unfold(pump, |mut pump| async move {
         if pump.is_done {
             return None;

@@ -102,8 +102,8 @@ pub async fn serve_room(
     let _open = state.metrics.stream_opened(Transport::WebSocket);
     // The rare awaits below (closing, pinging, posting) are boxed: inline, each would add its
     // state to this future, which every open socket's task holds for its whole life.
-    // Registered once, not once per event (see `Pump` in sse.rs).
-    let mut shutdown = std::pin::pin!(state.shutdown.clone().cancelled_owned());
+    // Registered once, and on a token of its own (see `Pump` in sse.rs).
+    let mut shutdown = std::pin::pin!(state.shutdown.child_token().cancelled_owned());
     loop {
         tokio::select! {
             _ = &mut shutdown => return Box::pin(close(&mut socket, 1001, "server shutting down")).await,
@@ -194,7 +194,7 @@ fn api_error_reply(err: ApiError, reference: Option<serde_json::Value>) -> Messa
 /// Serves one lobby socket: the room list, then changes.
 pub async fn serve_lobby(mut socket: WebSocket, state: AppState, mut feed: LobbyFeed) {
     let keep_alive = state.config.keep_alive;
-    let mut shutdown = std::pin::pin!(state.shutdown.clone().cancelled_owned());
+    let mut shutdown = std::pin::pin!(state.shutdown.child_token().cancelled_owned());
     let _open = state.metrics.stream_opened(Transport::WebSocket);
     let mut pings = interval_at(Instant::now() + keep_alive, keep_alive);
     let mut liveness = Liveness { period: keep_alive, last_heard: Instant::now() };
