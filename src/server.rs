@@ -66,7 +66,10 @@ pub async fn serve_http1(
             let handoff = handoff.clone();
             hyper::service::service_fn(move |mut request: Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                request.extensions_mut().insert(handoff.clone());
+                // Not for HEAD: its response has no body, so there is nothing to hand off.
+                if request.method() == hyper::Method::GET {
+                    request.extensions_mut().insert(handoff.clone());
+                }
                 router.clone().oneshot(request)
             })
         };

@@ -277,6 +277,27 @@ async fn sse_responses_have_streaming_headers(backend: Backend) {
             .unwrap();
         assert!(first.starts_with(b"retry: "), "{first:?}");
     }
+    // Over plain HTTP/1 the stream leaves hyper after its head (src/server/handoff.rs): a
+    // close-delimited body, which HTTP/1 can only frame as a 1.0 response.
+    let response = alice.http.get(alice.url("/api/lobby/events")).send().await.unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_10);
+    assert_eq!(response.headers()["connection"], "close");
+    assert!(response.headers().get("transfer-encoding").is_none());
+
+    // HEAD gets the head only, and the connection goes on to serve the next request.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let requests = format!(
+        "HEAD /api/lobby/events HTTP/1.1\r\nHost: {host}\r\n\r\nGET /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    );
+    socket.write_all(requests.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(crate::helpers::WAIT, socket.read_to_end(&mut answer)).await.expect("both answers").unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, rest) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200") && head.contains("text/event-stream"), "{head}");
+    assert!(rest.starts_with("HTTP/1.1 200"), "no body after the HEAD answer, then /healthz: {rest:?}");
 }
 
 async fn shutdown_ends_open_streams_and_the_server_exits(backend: Backend) {
