@@ -66,8 +66,13 @@ pub async fn serve_http1(
             let handoff = handoff.clone();
             hyper::service::service_fn(move |mut request: Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                // Not for HEAD: its response has no body, so there is nothing to hand off.
-                if request.method() == hyper::Method::GET {
+                // Not for HEAD (its response has no body, so there is nothing to hand off), and
+                // not when the request asks for an upgrade (`Upgrade: h2c` from curl --http2):
+                // hyper then hands the socket to that upgrade when the response ends, even
+                // though the answer is not a 101, and the stream would be lost.
+                let can_hand_off =
+                    request.method() == hyper::Method::GET && !request.headers().contains_key(hyper::header::UPGRADE);
+                if can_hand_off {
                     request.extensions_mut().insert(handoff.clone());
                 }
                 router.clone().oneshot(request)

@@ -298,6 +298,24 @@ async fn sse_responses_have_streaming_headers(backend: Backend) {
     let (head, rest) = answer.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200") && head.contains("text/event-stream"), "{head}");
     assert!(rest.starts_with("HTTP/1.1 200"), "no body after the HEAD answer, then /healthz: {rest:?}");
+
+    // A request that also offers an upgrade (curl --http2 sends `Upgrade: h2c`) is streamed by
+    // hyper as before: the events must come, not a head and a closed connection.
+    let mut socket = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let request = format!(
+        "GET /api/lobby/events HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+         Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n"
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    let mut chunk = [0; 1024];
+    while !String::from_utf8_lossy(&seen).contains("event: rooms") {
+        let n =
+            tokio::time::timeout(crate::helpers::WAIT, socket.read(&mut chunk)).await.expect("events in time").unwrap();
+        assert!(n > 0, "the stream ended after {:?}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    assert!(String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 200"));
 }
 
 async fn shutdown_ends_open_streams_and_the_server_exits(backend: Backend) {
