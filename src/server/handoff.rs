@@ -14,8 +14,10 @@
 //! per event, as before, straight to the socket.
 //!
 //! Everything else about the request (routing, sessions, access checks, tracing, metrics) is
-//! the same code path as any other request. Over TLS the handoff is not offered: there the
-//! connection is usually HTTP/2, where every stream of a browser shares one connection.
+//! the same code path as any other request. The handoff is offered only to plain HTTP/1 GETs
+//! that do not ask for an upgrade (see `serve_http1`). Over TLS it is not offered: there the
+//! connection is usually HTTP/2, where every stream of a browser shares one connection. One
+//! visible difference: the request's trace span and logged latency end with the head.
 
 use std::{
     future::poll_fn,
