@@ -127,15 +127,10 @@ pub fn response(
             _ = pump.keep_alive.tick() => Some((Bytes::from_static(KEEP_ALIVE), pump)),
         }
     }));
-    let Some(handoff) = handoff else { return event_stream(Body::from_stream(body.map(Ok::<_, Infallible>))) };
-    let mut response = handoff.hand_over(Box::pin(body));
-    let headers = response.headers_mut();
-    for (name, value) in EVENT_STREAM_HEADERS {
-        headers.insert(name, value);
+    match handoff {
+        Some(handoff) => event_stream(handoff.hand_over(Box::pin(body))),
+        None => event_stream(Body::from_stream(body.map(Ok::<_, Infallible>))),
     }
-    // Said for the client's (and any proxy's) sake: this body ends with the connection.
-    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
-    response
 }
 
 const EVENT_STREAM_HEADERS: [(header::HeaderName, HeaderValue); 3] = [
@@ -145,6 +140,7 @@ const EVENT_STREAM_HEADERS: [(header::HeaderName, HeaderValue); 3] = [
     (header::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")),
 ];
 
-fn event_stream(body: Body) -> Response {
+/// The event-stream headers on a body, or on a handed-off response's head.
+fn event_stream(body: impl IntoResponse) -> Response {
     (EVENT_STREAM_HEADERS, body).into_response()
 }

@@ -27,7 +27,11 @@ use std::{
     task::{Context, Poll},
 };
 
-use axum::{body::Body, http::Version, response::Response};
+use axum::{
+    body::Body,
+    http::{header, HeaderValue, Version},
+    response::Response,
+};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -42,13 +46,15 @@ pub struct Handoff(Arc<Mutex<Option<EventBytes>>>);
 
 impl Handoff {
     /// Takes the stream's bytes and returns the head hyper is to write: a close-delimited
-    /// response whose own body is empty. The caller adds its headers.
+    /// response whose own body is empty. The caller adds its content headers.
     pub fn hand_over(&self, events: EventBytes) -> Response {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(events);
         let mut response = Response::new(Body::from_stream(futures_util::stream::empty::<Result<Bytes, io::Error>>()));
         // hyper frames a body of unknown length by the connection's end only in HTTP/1.0;
         // in 1.1 it would chunk it and then send the last chunk when this empty body ends.
         *response.version_mut() = Version::HTTP_10;
+        // Said for the client's (and any proxy's) sake: this body ends with the connection.
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         response
     }
 
