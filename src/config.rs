@@ -2,7 +2,11 @@
 //! default that makes `cargo run` work on a fresh machine (SQLite under `./data`, port 8005).
 //! A `.env` file is read first, like the original's `dotenv`.
 
-use std::{net::IpAddr, path::PathBuf, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    time::Duration,
+};
 
 use clap::Parser;
 
@@ -123,6 +127,47 @@ pub struct Config {
     #[arg(long, env = "MAX_STREAMS_PER_SESSION", default_value_t = 32)]
     pub max_streams_per_session: usize,
 
+    /// New sessions (anonymous identities) one client address may be given in a burst; 0
+    /// turns the limit off (benchmarks). Large enough for a class behind one NAT.
+    #[arg(long, env = "NEW_SESSION_BURST", default_value_t = 40)]
+    pub new_session_burst: u32,
+
+    /// New sessions per second one address earns back after its burst.
+    #[arg(long, env = "NEW_SESSIONS_PER_SECOND", default_value_t = 1.0)]
+    pub new_sessions_per_second: f64,
+
+    /// Event streams (SSE, WebSocket, waiting long-polls, demos) one client address may hold
+    /// open at once in this process; 0 for no limit.
+    #[arg(long, env = "MAX_STREAMS_PER_ADDRESS", default_value_t = 500)]
+    pub max_streams_per_address: usize,
+
+    /// Wrong room passwords one client address may try per room and minute (a burst of as
+    /// many, refilled over the minute); 0 for no limit.
+    #[arg(long, env = "PASSWORD_FAILURES_PER_MINUTE", default_value_t = 10)]
+    pub password_failures_per_minute: u32,
+
+    /// GIF bytes one client address may upload per hour; 0 for no limit.
+    #[arg(long, env = "UPLOAD_QUOTA_PER_HOUR", default_value_t = 100 * 1024 * 1024)]
+    pub upload_quota_per_hour: u64,
+
+    /// Decoded pixels a GIF may have over all its frames together: what bounds the CPU one
+    /// upload costs (LZW packs a flat frame ~1000:1, so the file size does not).
+    #[arg(long, env = "MAX_GIF_PIXELS", default_value_t = 1 << 26)]
+    pub max_gif_pixels: u64,
+
+    /// How long a request body may stall (no bytes arriving) before the request is refused
+    /// with 408 and its connection closed; `0` turns it off.
+    #[arg(long, env = "BODY_READ_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub body_read_timeout: Duration,
+
+    /// How often GIFs that no message refers to any more (their room was deleted) are deleted.
+    #[arg(long, env = "GIF_SWEEP_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub gif_sweep_interval: Duration,
+
+    /// Serve `/metrics` on this address only (say `127.0.0.1:9005`), not on the public port.
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Events a room's broadcast channel buffers before a slow subscriber lags and has to
     /// catch up from storage.
     #[arg(long, env = "ROOM_CHANNEL_CAPACITY", default_value_t = 256)]
@@ -165,18 +210,41 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+/// A database URL fit to print: `postgres://user:secret@host/db?password=x&sslmode=require`
+/// → `postgres://user:***@host/db?password=***&sslmode=require`. libpq takes a password in
+/// the user info or as a query parameter; both are hidden.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
     };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
+    let mut redacted = match base.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => base.to_owned(),
+            },
+            None => base.to_owned(),
+        },
+        None => base.to_owned(),
     };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if is_secret_parameter(name) => format!("{name}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        redacted.push('?');
+        redacted.push_str(&pairs.join("&"));
     }
+    redacted
+}
+
+fn is_secret_parameter(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["password", "pass", "secret", "token"].iter().any(|secret| name.contains(secret))
 }
 
 #[cfg(test)]
@@ -188,5 +256,10 @@ mod tests {
         assert_eq!(redact_url("postgres://u:pw@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+        assert_eq!(
+            redact_url("postgres://app@h/db?sslmode=require&password=hunter2&sslpassword=x"),
+            "postgres://app@h/db?sslmode=require&password=***&sslpassword=***"
+        );
+        assert_eq!(redact_url("postgres://u:pw@h/db?password=pw2"), "postgres://u:***@h/db?password=***");
     }
 }

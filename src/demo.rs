@@ -2,15 +2,15 @@
 //! page's replies with the client's address) and `/demo/sse` (the server clock every second,
 //! from one shared ticker rather than a timer per connection, which the original leaked).
 
-use std::{convert::Infallible, net::SocketAddr, time::Duration};
+use std::{convert::Infallible, time::Duration};
 
 use axum::{
     body::Body,
     extract::{
         ws::{Message, WebSocket, WebSocketUpgrade},
-        ConnectInfo, State,
+        State,
     },
-    http::{header, HeaderMap, HeaderValue},
+    http::{header, HeaderValue},
     response::{IntoResponse, Response},
     routing::get,
     Router,
@@ -19,42 +19,36 @@ use bytes::Bytes;
 use futures_util::{stream, StreamExt};
 use tokio::sync::watch;
 
-use crate::state::AppState;
+use crate::{domain::ClientAddress, error::ApiError, limits::StreamSlot, state::AppState};
+
+/// The demo logs a page's replies; one a second per socket is plenty for a demo, and keeps a
+/// script from filling the log.
+const REPLY_LOG_INTERVAL: Duration = Duration::from_secs(1);
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/demo/ws/socket", get(ws_demo)).route("/demo/sse/clock", get(sse_clock))
 }
 
-/// The page's address as logged: the proxy's `X-Forwarded-For` only when configured to trust
-/// one (the rightmost entry is what that proxy saw), otherwise the TCP peer. Trusting the
-/// header without a proxy would let any client write any address into our logs.
-pub fn client_address(peer: SocketAddr, headers: &HeaderMap, trust_proxy: bool) -> String {
-    let forwarded = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .map(str::trim)
-        .filter(|v| !v.is_empty());
-    match forwarded {
-        Some(address) if trust_proxy => address.to_owned(),
-        _ => peer.ip().to_string(),
-    }
-}
-
 async fn ws_demo(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    address: ClientAddress,
     upgrade: WebSocketUpgrade,
-) -> Response {
-    let address = client_address(peer, &headers, state.config.trust_proxy);
+) -> Result<Response, ApiError> {
+    let slot = state.limits.stream(address)?;
     let period = state.config.demo_ws_interval;
-    upgrade.on_upgrade(move |socket| ws_demo_session(socket, address, period, state))
+    Ok(upgrade.on_upgrade(move |socket| ws_demo_session(socket, address, period, state, slot)))
 }
 
-async fn ws_demo_session(mut socket: WebSocket, address: String, period: Duration, state: AppState) {
+async fn ws_demo_session(
+    mut socket: WebSocket,
+    address: ClientAddress,
+    period: Duration,
+    state: AppState,
+    _slot: StreamSlot,
+) {
     tracing::info!(client = %address, "demo socket connected");
     let mut ticks = tokio::time::interval(period);
+    let mut last_logged: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             _ = state.shutdown.cancelled() => break,
@@ -65,8 +59,14 @@ async fn ws_demo_session(mut socket: WebSocket, address: String, period: Duratio
             }
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => {
+                    if last_logged.is_some_and(|at| at.elapsed() < REPLY_LOG_INTERVAL) {
+                        continue;
+                    }
+                    last_logged = Some(tokio::time::Instant::now());
+                    // Debug-formatted: quoted, with newlines and control bytes escaped, so a
+                    // reply cannot forge a log line or send escape sequences to a terminal.
                     let reply: String = text.chars().take(200).collect();
-                    tracing::info!(client = %address, %reply, "demo socket reply");
+                    tracing::info!(client = %address, ?reply, "demo socket reply");
                 }
                 Some(Ok(Message::Close(_))) => {
                     crate::realtime::ws::finish_close(&mut socket).await;
@@ -100,39 +100,25 @@ pub fn spawn_clock(shutdown: tokio_util::sync::CancellationToken) -> watch::Rece
 }
 
 /// Unnamed events with the server's epoch milliseconds, as the original's auction clock.
-async fn sse_clock(State(state): State<AppState>) -> Response {
+async fn sse_clock(State(state): State<AppState>, address: ClientAddress) -> Result<Response, ApiError> {
+    let slot = state.limits.stream(address)?;
     let mut clock = state.clock.clone();
     // Start from the next tick, not the (up to a second old) one the shared receiver holds.
     clock.borrow_and_update();
     let shutdown = state.shutdown.clone();
-    let ticks = stream::unfold(clock, |mut clock| async move {
+    let ticks = stream::unfold((clock, slot), |(mut clock, slot)| async move {
         clock.changed().await.ok()?;
         let now = *clock.borrow_and_update();
-        Some((Ok::<_, Infallible>(Bytes::from(format!("data: {now}\n\n"))), clock))
+        Some((Ok::<_, Infallible>(Bytes::from(format!("data: {now}\n\n"))), (clock, slot)))
     })
     .take_until(shutdown.cancelled_owned());
     let head = stream::once(async { Ok(Bytes::from_static(b"retry: 3000\n\n")) });
-    (
+    Ok((
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
         Body::from_stream(head.chain(ticks)),
     )
-        .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
-        let peer: SocketAddr = "10.0.0.2:5000".parse().unwrap();
-        let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", "6.6.6.6, 203.0.113.9".parse().unwrap());
-        assert_eq!(client_address(peer, &headers, false), "10.0.0.2");
-        assert_eq!(client_address(peer, &headers, true), "203.0.113.9");
-        assert_eq!(client_address(peer, &HeaderMap::new(), true), "10.0.0.2");
-    }
+        .into_response())
 }

@@ -16,9 +16,9 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod identity;
+pub mod limits;
 mod meta;
 pub mod metrics;
-pub mod rate_limit;
 pub mod realtime;
 pub mod rooms;
 mod server;
@@ -61,6 +61,8 @@ pub struct Application {
     router: Router,
     tasks: JoinSet<()>,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    /// `/metrics` on a listener of its own (`METRICS_ADDR`), bound at build time.
+    metrics_listener: Option<TcpListener>,
 }
 
 impl Application {
@@ -94,8 +96,9 @@ impl Application {
         let state = AppState {
             clock: demo::spawn_clock(shutdown.clone()),
             hub: Hub::new(config.room_channel_capacity, metrics.clone()),
+            limits: Arc::new(limits::Limits::new(&config, metrics.clone())),
             metrics,
-            rate_limits: rate_limits(&config),
+
             presence: Presence::new(store.clone(), config.presence_grace, shutdown.clone()),
             config: Arc::new(config),
             store,
@@ -103,13 +106,25 @@ impl Application {
             writes: Default::default(),
             shutdown,
         };
+        resume_seats_after_outage(&state).await?;
         let mut tasks = JoinSet::new();
         realtime::spawn_background_tasks(&state, &mut tasks);
         match postgres {
             Some(pool) => realtime::bus::start(pool, &state, &mut tasks).await?,
             None => tracing::info!("SQLite: this process is the only instance (use PostgreSQL to run several)"),
         }
-        Ok(Self { router: router(state.clone()), state, tasks, tls })
+        let metrics_listener = match state.config.metrics_addr {
+            Some(address) => {
+                Some(TcpListener::bind(address).await.with_context(|| format!("binding METRICS_ADDR {address}"))?)
+            }
+            None => None,
+        };
+        Ok(Self { router: router(state.clone()), state, tasks, tls, metrics_listener })
+    }
+
+    /// Where `/metrics` is served when it has a listener of its own.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|listener| listener.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -129,6 +144,17 @@ impl Application {
             tracing::info!("shutting down: closing streams and finishing requests");
             token.cancel();
         };
+        if let Some(listener) = self.metrics_listener.take() {
+            let metrics = meta::metrics_router().with_state(self.state.clone());
+            let stop = self.state.shutdown.clone();
+            tracing::info!(address = ?listener.local_addr().ok(), "serving /metrics on its own listener");
+            self.tasks.spawn(async move {
+                let served = axum::serve(listener, metrics).with_graceful_shutdown(stop.cancelled_owned()).await;
+                if let Err(err) = served {
+                    tracing::warn!(error = %err, "the metrics listener failed");
+                }
+            });
+        }
         let config = &self.state.config;
         let limits = server::ConnectionLimits {
             header_read_timeout: config.header_read_timeout,
@@ -163,15 +189,23 @@ impl Application {
     }
 }
 
-fn rate_limits(config: &Config) -> rate_limit::RateLimits {
-    if config.rate_limit_burst == 0 || config.rate_limit_per_second <= 0.0 {
-        return rate_limit::RateLimits::new(None, None);
+/// A restart is not everybody leaving. While no instance ran, nobody could renew a seat, so
+/// after an outage longer than the lease every seat has lapsed, and the first reaper pass
+/// would delete every room with its history. So the first instance to come back gives every
+/// seat a lease and a grace period from now for its client to reconnect; seats nobody comes
+/// back for expire after that as usual. With other instances running (a rolling deploy, a
+/// crashed instance beside live ones) nothing is extended: they have been renewing their
+/// seats and reaping the dead instance's.
+async fn resume_seats_after_outage(state: &AppState) -> anyhow::Result<()> {
+    if !state.store.is_sole_instance().await? {
+        return Ok(());
     }
-    let session =
-        rate_limit::Rate { burst: f64::from(config.rate_limit_burst), per_second: config.rate_limit_per_second };
-    let factor = config.rate_limit_address_factor.max(1.0);
-    let address = rate_limit::Rate { burst: session.burst * factor, per_second: session.per_second * factor };
-    rate_limit::RateLimits::new(Some(session), Some(address))
+    let until = chrono::Utc::now() + state.config.presence_lease + state.config.presence_grace;
+    let resumed = state.store.resume_seats(until).await?;
+    if resumed > 0 {
+        tracing::info!(seats = resumed, %until, "kept the seats of the last run for their clients to come back");
+    }
+    Ok(())
 }
 
 fn router(state: AppState) -> Router {
@@ -181,7 +215,7 @@ fn router(state: AppState) -> Router {
         .merge(rooms::router())
         .merge(chat::router())
         .merge(streams::router())
-        .merge(meta::router())
+        .merge(meta::router(state.config.metrics_addr.is_none()))
         .merge(demo::router());
     let api = web::limit_body(json_api, JSON_BODY_LIMIT)
         .merge(uploads::router(state.config.max_upload_bytes))
@@ -193,13 +227,13 @@ fn router(state: AppState) -> Router {
         .route_service("/demo/sse", ServeFile::new(static_dir.join("demo/sse.html")))
         .route_service("/compare", ServeFile::new(static_dir.join("compare.html")))
         .fallback_service(ServeDir::new(static_dir));
-    let app = api
-        .merge(pages)
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_writes))
+    let app = web::time_out_stalled_bodies(api.merge(pages), state.config.body_read_timeout)
+        .layer(middleware::from_fn_with_state(state.clone(), limits::writes::limit_writes))
         .layer(middleware::from_fn_with_state(state.clone(), identity::identify))
+        .layer(middleware::from_fn_with_state(state.clone(), web::resolve_client_address))
         .layer(middleware::from_fn(web::reject_cross_site_writes))
         .layer(middleware::from_fn_with_state(state.clone(), error::observe_errors));
-    web::with_security_headers(app)
+    web::with_security_headers(app, state.config.is_tls())
         .layer(telemetry::trace_layer())
         .route("/favicon.ico", get(|| async { axum::response::Redirect::permanent("/favicon.svg") }))
         .with_state(state)

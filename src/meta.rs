@@ -14,12 +14,23 @@ use crate::{error::ApiError, state::AppState};
 /// The document is compiled in, so the served contract always matches the running binary.
 pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// `with_metrics`: whether `/metrics` is on the public port too (it is not when the operator
+/// gave it a listener of its own, `METRICS_ADDR`).
+pub fn router(with_metrics: bool) -> Router<AppState> {
+    let router = Router::new()
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
         .route("/readyz", get(readyz))
-        .route("/openapi.yaml", get(|| async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI_YAML) }))
-        .route("/metrics", get(metrics))
+        .route("/openapi.yaml", get(|| async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI_YAML) }));
+    if with_metrics {
+        router.merge(metrics_router())
+    } else {
+        router
+    }
+}
+
+/// `/metrics` alone, for its own listener.
+pub fn metrics_router() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
 }
 
 /// Prometheus text format.

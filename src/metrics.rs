@@ -46,6 +46,10 @@ struct Inner {
     transports: [PerTransport; 3],
     lag_catch_ups: AtomicU64,
     stalled_connections: AtomicU64,
+    /// Uploads decoded to check they are GIFs, and argon2 hashes computed: the expensive work
+    /// a request can ask for.
+    gif_checks: AtomicU64,
+    password_hashes: AtomicU64,
     database_errors: AtomicU64,
     writes: [AtomicU64; WRITE_BUCKETS.len() + 1],
     /// Messages stored by group commit, over `writes` batches: the ratio is the batch size.
@@ -86,6 +90,14 @@ impl Metrics {
     }
 
     /// A connection closed because its client stopped reading (WRITE_STALL_TIMEOUT).
+    pub fn gif_checked(&self) {
+        self.inner.gif_checks.fetch_add(1, Relaxed);
+    }
+
+    pub fn password_hashed(&self) {
+        self.inner.password_hashes.fetch_add(1, Relaxed);
+    }
+
     pub fn stalled_connection(&self) {
         self.inner.stalled_connections.fetch_add(1, Relaxed);
     }
@@ -151,6 +163,15 @@ impl Metrics {
             "# HELP gifchat_stalled_connections_total Connections closed because the client stopped reading.\n\
              # TYPE gifchat_stalled_connections_total counter\ngifchat_stalled_connections_total {}",
             inner.stalled_connections.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP gifchat_gif_checks_total Uploads decoded to check they are GIFs.\n\
+             # TYPE gifchat_gif_checks_total counter\ngifchat_gif_checks_total {}\n\
+             # HELP gifchat_password_hashes_total Room passwords hashed or checked (argon2id).\n\
+             # TYPE gifchat_password_hashes_total counter\ngifchat_password_hashes_total {}",
+            inner.gif_checks.load(Relaxed),
+            inner.password_hashes.load(Relaxed)
         );
         let _ = writeln!(
             out,

@@ -26,8 +26,9 @@ pub struct AppState {
     pub session_key: SessionKey,
     /// The server clock the `/demo/sse` page shows, ticking once a second.
     pub clock: tokio::sync::watch::Receiver<i64>,
-    /// Per-session and per-address write limits.
-    pub rate_limits: crate::rate_limit::RateLimits,
+    /// What one session or client address may cost: writes, new sessions, open streams,
+    /// password guesses, upload bytes, and turns at the expensive work.
+    pub limits: Arc<crate::limits::Limits>,
     /// Counters served at `/metrics`.
     pub metrics: crate::metrics::Metrics,
     /// Group commit: the queues of posts waiting for their room's writer.

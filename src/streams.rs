@@ -2,11 +2,11 @@
 //! (SSE, WebSocket, long-polling). What flows through them is the realtime layer's business;
 //! the rules here are the same whatever carries the events.
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use axum::{
     body::Body,
-    extract::{ws::WebSocketUpgrade, ConnectInfo, State},
+    extract::{ws::WebSocketUpgrade, State},
     http::{header, HeaderMap},
     response::{IntoResponse, Response},
     routing::get,
@@ -15,9 +15,10 @@ use axum::{
 use serde::Deserialize;
 
 use crate::{
-    domain::RoomId,
+    domain::{ClientAddress, RoomId},
     error::{ApiError, ApiQuery},
-    identity::Identity,
+    identity::{Identity, Session},
+    limits::StreamSlot,
     metrics::Transport,
     realtime::{poll, sse, ws, Frame, LobbyFeed, PresenceGuard, RoomFeed},
     rooms::{access, RoomPath},
@@ -72,38 +73,68 @@ fn is_room_gone(err: &ApiError) -> bool {
     err.code() == "room_not_found"
 }
 
+/// Who is opening a room stream.
+struct Opener<'a> {
+    /// Present for a member, who takes (or keeps) a seat and counts as present. Without it
+    /// (no session, or a request from another site) the stream is a viewer's: it shows what
+    /// the room shows anyone who may read it, and nobody sees the viewer.
+    session: Option<&'a Session>,
+    /// Who reads: the member, or the viewer's (possibly made-up) identity, for access checks
+    /// and whispers.
+    identity: &'a Identity,
+    address: ClientAddress,
+}
+
+/// What an open stream holds until it ends: its address's stream slot, and a member's presence.
+pub struct StreamHold {
+    _slot: StreamSlot,
+    _presence: Option<PresenceGuard>,
+}
+
 /// Checks access, takes (or keeps) the seat, marks the user present and opens the feed: the
 /// same steps for every transport, so presence and capacity cannot differ between them.
 async fn open_room(
     state: &AppState,
-    identity: &Identity,
+    opener: Opener<'_>,
     room: RoomId,
     resume: Option<i64>,
     hold: Duration,
     with_members: bool,
-) -> Result<(RoomFeed, PresenceGuard), ApiError> {
-    access::ensure_can_read(state, room, identity.id).await?;
+) -> Result<(RoomFeed, StreamHold), ApiError> {
+    // First, as it costs nothing: an address holding its share of streams is refused before
+    // any database work.
+    let slot = state.limits.stream(opener.address)?;
+    let reader = opener.identity.id;
+    access::ensure_can_read(state, room, reader, opener.address).await?;
+    let Some(Session(member)) = opener.session else {
+        access::ensure_not_barred(state, room, reader, opener.address).await?;
+        let live = state.hub.subscribe_room(room);
+        let feed = RoomFeed::open(&state.hub, live, state.store.clone(), room, reader, resume, with_members).await?;
+        return Ok((feed, StreamHold { _slot: slot, _presence: None }));
+    };
     // Counted before the seat, so a refused stream never announces a join.
     let limit = state.config.max_streams_per_session;
-    let presence = state.presence.hold(room, identity.id, limit).ok_or_else(|| ApiError::TooManyRequests {
+    let presence = state.presence.hold(room, member.id, limit).ok_or_else(|| ApiError::TooManyRequests {
         code: "too_many_streams",
         message: format!("this session already has {limit} open streams; close some first"),
     })?;
     // Subscribed before the seat is checked: a kick that commits after the check is then
     // published to this feed (which ends the stream), never lost in between.
     let live = state.hub.subscribe_room(room);
-    access::keep_or_take_seat(state, room, &identity.user(), hold).await?;
-    let feed = RoomFeed::open(&state.hub, live, state.store.clone(), room, identity.id, resume, with_members).await?;
-    Ok((feed, presence))
+    access::keep_or_take_seat(state, room, &member.user(), opener.address, hold).await?;
+    let feed = RoomFeed::open(&state.hub, live, state.store.clone(), room, member.id, resume, with_members).await?;
+    Ok((feed, StreamHold { _slot: slot, _presence: Some(presence) }))
 }
 
 /// `handoff` is there on plain HTTP/1 connections: the stream is then written outside hyper.
 async fn lobby_events(
     State(state): State<AppState>,
+    address: ClientAddress,
     handoff: Option<Extension<Handoff>>,
 ) -> Result<Response, ApiError> {
+    let slot = state.limits.stream(address)?;
     let feed = LobbyFeed::open(&state.hub, state.store.clone()).await?;
-    let events = sse::lobby_events(feed);
+    let events = sse::lobby_events(feed, slot);
     let handoff = handoff.map(|Extension(handoff)| handoff);
     Ok(sse::response(events, state.config.keep_alive, state.shutdown.clone(), &state.metrics, handoff))
 }
@@ -112,20 +143,23 @@ async fn lobby_events(
 async fn room_events(
     State(state): State<AppState>,
     identity: Identity,
+    session: Option<Session>,
+    address: ClientAddress,
     RoomPath(room): RoomPath,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<ResumeQuery>,
     handoff: Option<Extension<Handoff>>,
 ) -> Result<Response, ApiError> {
     let resume = resume_point(&headers, query)?;
-    let (feed, presence) = match open_room(&state, &identity, room, resume, state.config.presence_lease, true).await {
+    let opener = Opener { session: session.as_ref(), identity: &identity, address };
+    let (feed, hold) = match open_room(&state, opener, room, resume, state.config.presence_lease, true).await {
         Err(err) if resume.is_some() && is_room_gone(&err) => {
             return Ok(sse::room_gone(&Frame::resync_room_gone(room), &state.metrics))
         }
         opened => opened?,
     };
     tracing::debug!(resume, start = feed.last_id(), "room stream opened");
-    let events = sse::room_events(feed, presence);
+    let events = sse::room_events(feed, hold);
     let handoff = handoff.map(|Extension(handoff)| handoff);
     Ok(sse::response(events, state.config.keep_alive, state.shutdown.clone(), &state.metrics, handoff))
 }
@@ -135,34 +169,38 @@ async fn room_events(
 async fn room_socket(
     State(state): State<AppState>,
     identity: Identity,
+    session: Option<Session>,
+    address: ClientAddress,
     RoomPath(room): RoomPath,
     ApiQuery(query): ApiQuery<ResumeQuery>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let resume = resume_point(&HeaderMap::new(), query)?;
-    let address = crate::demo::client_address(peer, &headers, state.config.trust_proxy);
-    let address = address.parse().unwrap_or(peer.ip());
-    let (feed, presence) = match open_room(&state, &identity, room, resume, state.config.presence_lease, true).await {
+    let opener = Opener { session: session.as_ref(), identity: &identity, address };
+    let (feed, hold) = match open_room(&state, opener, room, resume, state.config.presence_lease, true).await {
         Err(err) if resume.is_some() && is_room_gone(&err) => {
             let frame = Frame::resync_room_gone(room);
             return Ok(upgrade.on_upgrade(move |socket| ws::send_room_gone(socket, frame, state)));
         }
         opened => opened?,
     };
-    Ok(upgrade
-        .max_message_size(WS_MAX_MESSAGE)
-        .read_buffer_size(WS_READ_BUFFER)
-        .on_upgrade(move |socket| ws::serve_room(socket, state, identity, address, room, feed, presence)))
+    Ok(upgrade.max_message_size(WS_MAX_MESSAGE).read_buffer_size(WS_READ_BUFFER).on_upgrade(move |socket| {
+        let poster = session.map(|Session(member)| member);
+        ws::serve_room(socket, state, poster, address, room, feed, hold)
+    }))
 }
 
-async fn lobby_socket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Result<Response, ApiError> {
+async fn lobby_socket(
+    State(state): State<AppState>,
+    address: ClientAddress,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let slot = state.limits.stream(address)?;
     let feed = LobbyFeed::open(&state.hub, state.store.clone()).await?;
     Ok(upgrade
         .max_message_size(WS_MAX_MESSAGE)
         .read_buffer_size(WS_READ_BUFFER)
-        .on_upgrade(move |socket| ws::serve_lobby(socket, state, feed)))
+        .on_upgrade(move |socket| ws::serve_lobby(socket, state, feed, slot)))
 }
 
 /// `GET /api/rooms/{id}/messages?after=N&wait=S`: answers at once when there is something
@@ -173,11 +211,14 @@ async fn lobby_socket(State(state): State<AppState>, upgrade: WebSocketUpgrade) 
 pub async fn long_poll(
     state: &AppState,
     identity: &Identity,
+    session: Option<&Session>,
+    address: ClientAddress,
     room: RoomId,
     after: Option<i64>,
     wait: u64,
 ) -> Result<Response, ApiError> {
-    let (mut feed, _presence) = open_room(state, identity, room, after, state.config.presence_grace, false).await?;
+    let opener = Opener { session, identity, address };
+    let (mut feed, _hold) = open_room(state, opener, room, after, state.config.presence_grace, false).await?;
     let _open = state.metrics.stream_opened(Transport::Poll);
     let wait = Duration::from_secs(wait);
     let frames = tokio::select! {

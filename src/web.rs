@@ -1,16 +1,62 @@
-//! Cross-cutting HTTP policy: security headers, the CSRF check, JSON 404/405 for the API, and
-//! the static front-end.
+//! Cross-cutting HTTP policy: the client's address, security headers, the CSRF check, body
+//! limits, and JSON 404/405 for the API.
+
+use std::net::SocketAddr;
 
 use axum::{
-    extract::{DefaultBodyLimit, Request},
-    http::{header, HeaderValue, Method, StatusCode},
+    extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Request, State},
+    http::{header, request::Parts, HeaderMap, HeaderValue, Method},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     Router,
 };
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::error::ApiError;
+use crate::{domain::ClientAddress, error::ApiError, state::AppState};
+
+/// The client's address: the proxy's `X-Forwarded-For` only when configured to trust one
+/// (the rightmost entry is what that proxy saw), otherwise the TCP peer. Trusting the header
+/// without a proxy would let any client pick the address every limit counts.
+pub fn client_address(peer: SocketAddr, headers: &HeaderMap, trust_proxy: bool) -> ClientAddress {
+    let forwarded = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse().ok());
+    match forwarded {
+        Some(ip) if trust_proxy => ClientAddress::new(ip),
+        _ => ClientAddress::new(peer.ip()),
+    }
+}
+
+/// Middleware: works out the request's [`ClientAddress`] once, for the limits and the logs.
+pub async fn resolve_client_address(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |ConnectInfo(peer)| *peer);
+    let address = client_address(peer, request.headers(), state.config.trust_proxy);
+    request.extensions_mut().insert(address);
+    next.run(request).await
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<ClientAddress>()
+            .copied()
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("client address middleware is not installed")))
+    }
+}
+
+/// Whether a browser says this request comes from a page of another site (or from the
+/// address bar): such a request may read, but not act as its user (see `identity`).
+pub fn is_from_another_site(headers: &HeaderMap) -> bool {
+    headers.get("sec-fetch-site").is_some_and(|site| site.as_bytes() != b"same-origin")
+}
 
 /// Browsers send `Origin` (and `Sec-Fetch-Site`) on cross-site writes; a cookie-authenticated
 /// write that comes from another site is refused, whatever its content type (multipart and
@@ -39,22 +85,28 @@ fn is_cross_site(request: &Request) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         return site == "cross-site" || site == "same-site";
     }
-    let (Some(origin), Some(host)) = (
-        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
-        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
-    ) else {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;
     };
+    // HTTP/1.1 names the target in `Host`; HTTP/2 has no `Host`, only the `:authority`
+    // pseudo-header, which hyper puts in the URI. An `Origin` with neither to compare is
+    // refused rather than waved through.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| request.uri().authority().map(|authority| authority.as_str()));
     // `Origin: null` (sandboxed frames, some redirects) is never our own page.
-    origin.split_once("://").map(|(_, authority)| authority) != Some(host)
+    host.is_none() || origin.split_once("://").map(|(_, authority)| authority) != host
 }
 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; \
      script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// Headers every response gets unless a handler set its own.
-pub fn with_security_headers<S: Clone + Send + Sync + 'static>(router: axum::Router<S>) -> axum::Router<S> {
+/// Headers every response gets unless a handler set its own; over HTTPS also
+/// `Strict-Transport-Security`, so a browser that came once never tries plain HTTP again.
+pub fn with_security_headers<S: Clone + Send + Sync + 'static>(router: axum::Router<S>, tls: bool) -> axum::Router<S> {
     let set = |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
+    let router = if tls { router.layer(set(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000")) } else { router };
     router
         .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(set(header::REFERRER_POLICY, "same-origin"))
@@ -66,10 +118,8 @@ pub async fn api_not_found() -> ApiError {
     ApiError::NotFound { code: "not_found", message: "there is no such endpoint".into() }
 }
 
-pub async fn method_not_allowed() -> Response {
-    let body =
-        serde_json::json!({ "error": "method_not_allowed", "message": "this endpoint does not accept that method" });
-    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }
 
 /// Caps request bodies of every route in `router` at `max` bytes. A body that declares a
@@ -90,4 +140,34 @@ pub fn limit_body<S: Clone + Send + Sync + 'static>(router: Router<S>, max: usiz
             next.run(request).await
         },
     ))
+}
+
+/// Wraps every request body so that one that stalls (no bytes for `timeout`) fails; the
+/// extractors turn that failure into 408 `body_timeout` (see `error::body_failure`), and the
+/// connection is closed. A slow body that keeps arriving is not cut: only silence is.
+pub fn time_out_stalled_bodies<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    timeout: std::time::Duration,
+) -> Router<S> {
+    if timeout.is_zero() {
+        return router;
+    }
+    router.layer(middleware::map_request(move |request: Request| async move {
+        request.map(|body| axum::body::Body::new(tower_http::timeout::TimeoutBody::new(timeout, body)))
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let peer: SocketAddr = "10.0.0.2:5000".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "6.6.6.6, 203.0.113.9".parse().unwrap());
+        assert_eq!(client_address(peer, &headers, false).to_string(), "10.0.0.2");
+        assert_eq!(client_address(peer, &headers, true).to_string(), "203.0.113.9");
+        assert_eq!(client_address(peer, &HeaderMap::new(), true).to_string(), "10.0.0.2");
+    }
 }

@@ -7,9 +7,9 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    domain::Message,
+    domain::{ClientAddress, Message},
     error::{ApiError, ApiJson, ApiQuery},
-    identity::Identity,
+    identity::{Identity, Session},
     rooms::{access, RoomPath},
     state::AppState,
     storage::Page,
@@ -49,6 +49,8 @@ pub struct MessageList {
 pub async fn list_messages(
     State(state): State<AppState>,
     identity: Identity,
+    session: Option<Session>,
+    address: ClientAddress,
     RoomPath(room): RoomPath,
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Response, ApiError> {
@@ -64,10 +66,10 @@ pub async fn list_messages(
                 ),
             });
         }
-        return crate::streams::long_poll(&state, &identity, room, after, wait).await;
+        return crate::streams::long_poll(&state, &identity, session.as_ref(), address, room, after, wait).await;
     }
     let page = query.page()?;
-    access::ensure_can_read(&state, room, identity.id).await?;
+    access::ensure_can_read(&state, room, identity.id, address).await?;
     Ok(Json(MessageList { messages: state.store.messages(room, page, identity.id).await? }).into_response())
 }
 
@@ -83,7 +85,7 @@ pub struct PostMessage {
 #[tracing::instrument(skip_all, fields(room.id = %room, user.id = %identity.id))]
 pub async fn create_message(
     State(state): State<AppState>,
-    identity: Identity,
+    Session(identity): Session,
     RoomPath(room): RoomPath,
     ApiJson(input): ApiJson<PostMessage>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {

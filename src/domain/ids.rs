@@ -61,7 +61,8 @@ impl GifId {
         &self.0
     }
 
-    pub fn url(&self) -> String {
-        format!("/gifs/{}.gif", self.0)
+    /// Where the GIF is served: under its room, so only who may read the room can fetch it.
+    pub fn url(&self, room: RoomId) -> String {
+        format!("/api/rooms/{room}/gifs/{}.gif", self.0)
     }
 }

@@ -174,7 +174,7 @@ impl NewMessage {
             user: self.author.clone(),
             to: to.cloned(),
             text,
-            gif_url: gif.map(|g| g.id.url()),
+            gif_url: gif.map(|g| g.id.url(self.room)),
             gif_width: gif.map(|g| g.width),
             gif_height: gif.map(|g| g.height),
             created_at,

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{trimmed_within, Invalid, RoomId, User};
+use super::{invisible_character, invisible_message, trimmed_within, Invalid, RoomId, User};
 
 /// A room as the API shows it. The password hash never leaves storage.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -28,6 +28,9 @@ impl RoomTitle {
             .ok_or_else(|| Invalid::new("invalid_title", "title must be 1 to 100 characters"))?;
         if title.chars().any(char::is_control) {
             return Err(Invalid::new("invalid_title", "title may not contain control characters"));
+        }
+        if let Some(c) = invisible_character(&title) {
+            return Err(Invalid::new("invalid_title", invisible_message("a title", c)));
         }
         Ok(Self(title))
     }
@@ -88,6 +91,8 @@ pub struct NewRoom {
     pub max: Capacity,
     pub password_hash: Option<String>,
     pub owner: User,
+    /// Where the owner's first seat is taken from.
+    pub owner_address: super::ClientAddress,
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{trimmed_within, Invalid, UserId};
+use super::{invisible_character, invisible_message, trimmed_within, Invalid, UserId};
 
 /// A user as every API response shows one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +39,9 @@ impl DisplayName {
         let name = trimmed_within(raw, 1, 32).ok_or_else(invalid)?;
         if name.chars().any(char::is_control) {
             return Err(invalid());
+        }
+        if let Some(c) = invisible_character(&name) {
+            return Err(Invalid::new("invalid_name", invisible_message("a name", c)));
         }
         Ok(Self(name))
     }

@@ -1,7 +1,14 @@
-//! Anonymous identity, as in the original: the first request gets a session cookie, and the
-//! cookie *is* the identity. It carries the user id and nickname, signed with HMAC-SHA256, so
-//! no request needs a database lookup to know who is asking, and a forged or tampered cookie
-//! simply fails verification: that request gets a fresh identity, never someone else's.
+//! Anonymous identity, as in the original: a session cookie *is* the identity. It carries the
+//! user id and nickname, signed with HMAC-SHA256, so no request needs a database lookup to
+//! know who is asking, and a forged or tampered cookie simply fails verification: that request
+//! is a stranger's, never someone else's.
+//!
+//! Identities are free, so they are handed out in one place only, `GET`/`PATCH /api/me`, and
+//! at a bounded rate per client address (`limits`). Every other request without a valid
+//! cookie is anonymous: it may read what anyone may read, but it carries no [`Session`], and
+//! only a session may take a seat, post, or count as present. A request from another site
+//! (`Sec-Fetch-Site` other than `same-origin`: a link or form elsewhere that the browser sends
+//! our Lax cookie with) carries no session either, so it cannot join its victim to a room.
 
 mod cookie;
 mod routes;
@@ -23,6 +30,9 @@ use crate::{
 };
 
 pub const COOKIE_NAME: &str = "gif_chat_session";
+/// The name over HTTPS: browsers accept a `__Host-` cookie only if it is `Secure`, has
+/// `Path=/` and no `Domain`, so a sibling subdomain or a plain-HTTP page cannot plant one.
+pub const SECURE_COOKIE_NAME: &str = "__Host-gif_chat_session";
 
 /// Who is making this request. Handlers take it as an extractor.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,14 +55,40 @@ impl Identity {
     }
 }
 
-/// Put in a response's extensions by a handler that changed the identity (a new nickname), so
-/// the middleware re-issues the cookie.
+/// Put in a response's extensions by a handler that issued or changed the identity (a new
+/// session, a new nickname), so the middleware sets the cookie.
 #[derive(Clone)]
 pub struct ReissueCookie(pub Identity);
 
-/// Middleware: resolves the cookie into an [`Identity`] for the handlers, and sets the cookie
-/// when the identity is new or changed.
+/// A request by a user who already holds a session and comes from our own pages (or from no
+/// browser at all): what taking a seat, posting and being present need. Handlers that need
+/// one take it as an extractor (401 `no_session` without); streams take `Option<Session>` and
+/// serve a request without one as an unseen viewer.
+#[derive(Clone, Debug)]
+pub struct Session(pub Identity);
+
+/// In the extensions of a request that presented no valid cookie: its [`Identity`] is new.
+#[derive(Clone, Copy)]
+struct Stranger;
+
+/// Whether this request's identity was made up for it (no valid cookie came with it).
+pub fn is_stranger(extensions: &axum::http::Extensions) -> bool {
+    extensions.get::<Stranger>().is_some()
+}
+
+/// The cookie's name as this server sets and reads it.
+pub fn cookie_name(config: &crate::Config) -> &'static str {
+    if config.is_tls() || config.secure_cookies {
+        SECURE_COOKIE_NAME
+    } else {
+        COOKIE_NAME
+    }
+}
+
+/// Middleware: resolves the cookie into an [`Identity`] (and a [`Session`]) for the handlers,
+/// and sets the cookie when a handler says so.
 pub async fn identify(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let name = cookie_name(&state.config);
     let presented = request
         .headers()
         .get_all(header::COOKIE)
@@ -60,25 +96,26 @@ pub async fn identify(State(state): State<AppState>, mut request: Request, next:
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(cookie, _)| *cookie == name)
         .and_then(|(_, value)| state.session_key.open(value));
-    let is_fresh = presented.is_none();
-    let identity = presented.unwrap_or_else(Identity::fresh);
-    request.extensions_mut().insert(identity.clone());
+    match presented {
+        Some(identity) => {
+            if !crate::web::is_from_another_site(request.headers()) {
+                request.extensions_mut().insert(Session(identity.clone()));
+            }
+            request.extensions_mut().insert(identity);
+        }
+        None => {
+            request.extensions_mut().insert(Identity::fresh());
+            request.extensions_mut().insert(Stranger);
+        }
+    }
 
     let mut response = next.run(request).await;
-    let reissue = response.extensions_mut().remove::<ReissueCookie>().map(|r| r.0);
-    // A response a shared cache may keep (GIFs) must not carry someone's new identity.
-    let is_public = response
-        .headers()
-        .get(header::CACHE_CONTROL)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("public"));
-    let fresh = (is_fresh && !is_public).then_some(identity);
-    if let Some(identity) = reissue.or(fresh) {
-        let secure = if state.config.is_tls() || state.config.secure_cookies { "; Secure" } else { "" };
+    if let Some(ReissueCookie(identity)) = response.extensions_mut().remove::<ReissueCookie>() {
+        let secure = if name == SECURE_COOKIE_NAME { "; Secure" } else { "" };
         let cookie = format!(
-            "{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}",
+            "{name}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}",
             state.session_key.seal(&identity)
         );
         if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -97,5 +134,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Identity {
             .get::<Identity>()
             .cloned()
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("identity middleware is not installed")))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Session>().cloned().ok_or(ApiError::NoSession)
+    }
+}
+
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for Session {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<Session>().cloned())
     }
 }

@@ -8,9 +8,9 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{Identity, ReissueCookie};
+use super::{is_stranger, Identity, ReissueCookie};
 use crate::{
-    domain::{DisplayName, User},
+    domain::{ClientAddress, DisplayName},
     error::{ApiError, ApiJson},
     state::AppState,
 };
@@ -19,8 +19,20 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/me", get(get_me).patch(update_me))
 }
 
-async fn get_me(identity: Identity) -> Json<User> {
-    Json(identity.user())
+/// Who you are; a request without a session gets a new one here (and only here and in
+/// `PATCH`), at most `NEW_SESSION_BURST` at once per client address.
+async fn get_me(
+    State(state): State<AppState>,
+    identity: Identity,
+    address: ClientAddress,
+    extensions: axum::http::Extensions,
+) -> Result<Response, ApiError> {
+    let mut response = Json(identity.user()).into_response();
+    if is_stranger(&extensions) {
+        state.limits.new_session(address)?;
+        response.extensions_mut().insert(ReissueCookie(identity));
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -33,9 +45,14 @@ struct ProfileUpdate {
 async fn update_me(
     State(state): State<AppState>,
     identity: Identity,
+    address: ClientAddress,
+    extensions: axum::http::Extensions,
     ApiJson(input): ApiJson<ProfileUpdate>,
 ) -> Result<Response, ApiError> {
     let renamed = identity.renamed(DisplayName::parse(&input.name)?);
+    if is_stranger(&extensions) {
+        state.limits.new_session(address)?;
+    }
     let (before, after) = (identity.user(), renamed.user());
     if before.name != after.name {
         for message in state.store.rename(&after, &before.name).await? {

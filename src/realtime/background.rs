@@ -1,6 +1,7 @@
-//! Two periodic jobs. The heartbeat renews the seats of users with a stream open here; the
-//! reaper removes seats whose lease ran out (on any instance), publishing the "left" messages,
-//! member counts and deletions that follow. Both stop at shutdown.
+//! Periodic jobs. The heartbeat renews the seats of users with a stream open here; the reaper
+//! removes seats whose lease ran out (on any instance), publishing the "left" messages, member
+//! counts and deletions that follow; the GIF sweep deletes the bytes of GIFs that no message
+//! carries any more. All stop at shutdown.
 
 use std::time::Duration;
 
@@ -16,6 +17,18 @@ pub fn spawn_background_tasks(state: &AppState, tasks: &mut JoinSet<()>) {
     let heartbeat = (config.presence_lease / 3).min(config.presence_grace / 2).max(Duration::from_millis(100));
     tasks.spawn(every(heartbeat, state.clone(), renew_seats));
     tasks.spawn(every(config.reap_interval, state.clone(), reap_seats));
+    tasks.spawn(every(config.gif_sweep_interval, state.clone(), sweep_gifs));
+}
+
+/// Only GIFs stored at least one sweep interval ago are candidates, so an upload whose message
+/// is still on its way is never swept (see `Store::sweep_gifs`).
+async fn sweep_gifs(state: AppState) {
+    let before = Utc::now() - state.config.gif_sweep_interval;
+    match state.store.sweep_gifs(before).await {
+        Ok(0) => {}
+        Ok(swept) => tracing::info!(swept, "deleted GIFs no message carries any more"),
+        Err(err) => tracing::warn!(error = %err, "could not sweep GIFs"),
+    }
 }
 
 async fn every<F, Fut>(period: Duration, state: AppState, job: F)

@@ -16,7 +16,7 @@ use rand::Rng;
 use tokio::time::{interval_at, Instant, Interval};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use super::{FeedItem, Frame, LobbyFeed, PresenceGuard, RoomFeed};
+use super::{FeedItem, Frame, LobbyFeed, RoomFeed};
 use crate::{
     metrics::{Metrics, Transport},
     server::handoff::Handoff,
@@ -26,14 +26,14 @@ const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
 type ByteStream = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
 
-/// The room's events as SSE blocks. The presence guard lives as long as the stream, so the
-/// user counts as present exactly while it is open.
-pub fn room_events(feed: RoomFeed, presence: PresenceGuard) -> ByteStream {
-    Box::pin(stream::unfold(Some((feed, presence)), |state| async move {
-        let (mut feed, presence) = state?;
+/// The room's events as SSE blocks. `hold` (the presence guard, the address's stream slot)
+/// lives as long as the stream, so the user counts as present exactly while it is open.
+pub fn room_events(feed: RoomFeed, hold: impl Send + 'static) -> ByteStream {
+    Box::pin(stream::unfold(Some((feed, hold)), |state| async move {
+        let (mut feed, hold) = state?;
         match feed.next().await {
             Ok(Some(FeedItem::Message(frame) | FeedItem::Members(frame) | FeedItem::Resync(frame))) => {
-                Some((frame.sse.clone(), Some((feed, presence))))
+                Some((frame.sse.clone(), Some((feed, hold))))
             }
             Ok(Some(FeedItem::Deleted(frame) | FeedItem::Kicked(frame))) => Some((frame.sse.clone(), None)),
             Ok(None) => None,
@@ -45,10 +45,11 @@ pub fn room_events(feed: RoomFeed, presence: PresenceGuard) -> ByteStream {
     }))
 }
 
-pub fn lobby_events(feed: LobbyFeed) -> ByteStream {
-    Box::pin(stream::unfold(feed, |mut feed| async move {
+/// The lobby's events; `hold` (the address's stream slot) lives as long as the stream.
+pub fn lobby_events(feed: LobbyFeed, hold: impl Send + 'static) -> ByteStream {
+    Box::pin(stream::unfold((feed, hold), |(mut feed, hold)| async move {
         match feed.next().await {
-            Ok(Some(frame)) => Some((frame.sse.clone(), feed)),
+            Ok(Some(frame)) => Some((frame.sse.clone(), (feed, hold))),
             Ok(None) => None,
             Err(err) => {
                 tracing::warn!(error = %err, "lobby stream ended by a storage error");

@@ -3,16 +3,21 @@
 //! send chats over it and get an acknowledgement or an error frame with REST's error codes.
 //! The server pings idle connections and drops ones that stop answering.
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::time::{interval_at, Instant};
 
-use super::{FeedItem, Frame, LobbyFeed, PresenceGuard, RoomFeed};
+use super::{FeedItem, Frame, LobbyFeed, RoomFeed};
 use crate::{
-    chat::post::post_text, domain::RoomId, error::ApiError, identity::Identity, metrics::Transport, state::AppState,
+    chat::post::post_text,
+    domain::{ClientAddress, RoomId},
+    error::ApiError,
+    identity::Identity,
+    metrics::Transport,
+    state::AppState,
 };
 
 /// Largest client frame handled; larger ones (up to the socket's hard limit) get an error frame.
@@ -86,15 +91,17 @@ pub async fn send_room_gone(mut socket: WebSocket, frame: Frame, state: AppState
     }
 }
 
-/// Serves one room socket until either side ends it.
+/// Serves one room socket until either side ends it. `poster` is the member who may chat over
+/// it (`None` for a viewer without a session); `_hold` (the presence guard and the address's
+/// stream slot) lives as long as the socket.
 pub async fn serve_room(
     mut socket: WebSocket,
     state: AppState,
-    identity: Identity,
-    address: IpAddr,
+    poster: Option<Identity>,
+    address: ClientAddress,
     room: RoomId,
     mut feed: RoomFeed,
-    _presence: PresenceGuard,
+    _hold: impl Send,
 ) {
     let period = state.config.keep_alive;
     let mut pings = interval_at(Instant::now() + period, period);
@@ -130,7 +137,7 @@ pub async fn serve_room(
                 let Some(Ok(message)) = incoming else { return };
                 liveness.heard();
                 let answer = match message {
-                    Message::Text(text) => Some(Box::pin(handle_client_text(&state, &identity, address, room, &text)).await),
+                    Message::Text(text) => Some(Box::pin(handle_client_text(&state, poster.as_ref(), address, room, &text)).await),
                     Message::Binary(_) => Some(error_reply("unsupported_frame", "send JSON text frames, not binary", None)),
                     Message::Close(_) => return Box::pin(finish_close(&mut socket)).await,
                     Message::Ping(_) | Message::Pong(_) => None,
@@ -152,8 +159,8 @@ pub async fn serve_room(
 
 async fn handle_client_text(
     state: &AppState,
-    identity: &Identity,
-    address: IpAddr,
+    poster: Option<&Identity>,
+    address: ClientAddress,
     room: RoomId,
     text: &str,
 ) -> Message {
@@ -165,17 +172,19 @@ async fn handle_client_text(
         Err(err) => return error_reply("invalid_json", &format!("the frame is not the JSON expected: {err}"), None),
     };
     match frame.kind.as_str() {
-        // The handshake was a GET, which the HTTP write limit lets through: chats over the
-        // socket take from the same buckets as REST posts.
-        "chat" if let Err(wait) = state.rate_limits.check(identity.id, address) => {
-            state.metrics.rejected("rate_limited");
-            let seconds = wait.as_secs().max(1);
-            error_reply("rate_limited", &format!("too many requests; try again in {seconds} s"), frame.reference)
+        "chat" => {
+            let Some(identity) = poster else { return api_error_reply(ApiError::NoSession, frame.reference) };
+            // The handshake was a GET, which the HTTP write limit lets through: chats over the
+            // socket take from the same buckets as REST posts.
+            if let Err(refused) = state.limits.write(identity.id, address) {
+                state.metrics.rejected(refused.code());
+                return api_error_reply(refused, frame.reference);
+            }
+            match post_text(state, identity, room, &frame.text, frame.to.as_deref()).await {
+                Ok(message) => reply("ack", json!({ "ref": frame.reference, "id": message.id, "message": message })),
+                Err(err) => api_error_reply(err, frame.reference),
+            }
         }
-        "chat" => match post_text(state, identity, room, &frame.text, frame.to.as_deref()).await {
-            Ok(message) => reply("ack", json!({ "ref": frame.reference, "id": message.id, "message": message })),
-            Err(err) => api_error_reply(err, frame.reference),
-        },
         other => {
             error_reply("unknown_type", &format!("unknown frame type `{other}`; expected `chat`"), frame.reference)
         }
@@ -191,8 +200,9 @@ fn api_error_reply(err: ApiError, reference: Option<serde_json::Value>) -> Messa
     error_reply(code, &err.to_string(), reference)
 }
 
-/// Serves one lobby socket: the room list, then changes.
-pub async fn serve_lobby(mut socket: WebSocket, state: AppState, mut feed: LobbyFeed) {
+/// Serves one lobby socket: the room list, then changes. `_hold` (the address's stream slot)
+/// lives as long as the socket.
+pub async fn serve_lobby(mut socket: WebSocket, state: AppState, mut feed: LobbyFeed, _hold: impl Send) {
     let keep_alive = state.config.keep_alive;
     let mut shutdown = std::pin::pin!(state.shutdown.child_token().cancelled_owned());
     let _open = state.metrics.stream_opened(Transport::WebSocket);

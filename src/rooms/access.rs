@@ -2,24 +2,47 @@
 //! one from the start); a *seat* says they are a member now and counts against `max`.
 //!
 //! - reading history or streaming a locked room needs a grant;
-//! - streaming takes a seat (an open room needs nothing else), `POST …/join` takes one too;
-//! - posting needs a seat, and keeps it alive.
+//! - a member's stream takes a seat (an open room needs nothing else), `POST …/join` takes one
+//!   too; a viewer's stream (no session) takes none;
+//! - posting needs a seat, and keeps it alive;
+//! - a kicked user may not come back, nor may anyone new from the address they were kicked
+//!   from (a fresh cookie costs nothing; an address does).
 
 use chrono::Utc;
 
 use crate::{
-    domain::{Invalid, Room, RoomId, User, UserId},
+    domain::{ClientAddress, Invalid, Room, RoomId, User, UserId},
     error::ApiError,
     state::AppState,
     storage::{Renewal, Seat},
 };
 
 /// Fails with 403 unless the user may read the room (it is open, or they have a grant), and
-/// with 404 when there is no such room.
-pub async fn ensure_can_read(state: &AppState, room: RoomId, user: UserId) -> Result<(), ApiError> {
+/// with 404 when there is no such room. A refused reader who is barred hears so (`kicked`).
+pub async fn ensure_can_read(
+    state: &AppState,
+    room: RoomId,
+    user: UserId,
+    address: ClientAddress,
+) -> Result<(), ApiError> {
     let locked = state.store.password_hash(room).await?.is_some();
     if locked && !state.store.has_access(room, user).await? {
+        ensure_not_barred(state, room, user, address).await?;
         return Err(ApiError::not_a_member());
+    }
+    Ok(())
+}
+
+/// Fails with 403 `kicked` when the user was kicked from the room, or when someone was kicked
+/// from their address and they are neither seated nor the owner.
+pub async fn ensure_not_barred(
+    state: &AppState,
+    room: RoomId,
+    user: UserId,
+    address: ClientAddress,
+) -> Result<(), ApiError> {
+    if state.store.is_banned(room, user, address).await? {
+        return Err(ApiError::kicked());
     }
     Ok(())
 }
@@ -29,9 +52,10 @@ pub async fn take_seat(
     state: &AppState,
     room: RoomId,
     user: &User,
+    address: ClientAddress,
     hold: std::time::Duration,
 ) -> Result<Room, ApiError> {
-    match state.store.take_seat(room, user, Utc::now() + hold).await? {
+    match state.store.take_seat(room, user, address, Utc::now() + hold).await? {
         Seat::Full => Err(ApiError::Conflict { code: "room_full", message: "the room is full".into() }),
         Seat::Banned => Err(ApiError::kicked()),
         Seat::Taken { room, joined } => {
@@ -51,13 +75,14 @@ pub async fn keep_or_take_seat(
     state: &AppState,
     room: RoomId,
     user: &User,
+    address: ClientAddress,
     hold: std::time::Duration,
 ) -> Result<(), ApiError> {
     let now = Utc::now();
     if state.store.touch_seat(room, user.id, Renewal { until: now + hold, renew_before: now + hold / 2 }).await? {
         return Ok(());
     }
-    take_seat(state, room, user, hold).await.map(drop)
+    take_seat(state, room, user, address, hold).await.map(drop)
 }
 
 /// Fails with 403 unless the user holds a seat (404 if the room is gone), and keeps the seat
@@ -82,7 +107,7 @@ pub async fn refusal(state: &AppState, room: RoomId, user: UserId) -> ApiError {
     if let Err(err) = state.store.last_message_id(room).await {
         return err.into(); // NotFound → 404
     }
-    match state.store.is_banned(room, user).await {
+    match state.store.is_kicked(room, user).await {
         Ok(true) => ApiError::kicked(),
         Ok(false) => ApiError::not_a_member(),
         Err(err) => err.into(),

@@ -1,25 +1,58 @@
 //! Room handlers: validate, call storage, publish, respond.
 
 use axum::{extract::State, http::StatusCode, Json};
-use bytes::Bytes;
 use serde::Deserialize;
 
 use super::{access, password, RoomPath};
 use crate::{
-    domain::{Capacity, Invalid, NewRoom, Room, RoomPassword, RoomTitle, UserId},
-    error::{ApiError, ApiJson},
-    identity::Identity,
+    domain::{Capacity, ClientAddress, Invalid, NewRoom, Room, RoomId, RoomPassword, RoomTitle, UserId},
+    error::{ApiBytes, ApiError, ApiJson, ApiQuery},
+    identity::{Identity, Session},
     state::AppState,
-    storage::OwnerAction,
+    storage::{OwnerAction, RoomPage},
 };
+
+const DEFAULT_ROOM_PAGE: u32 = 100;
+const MAX_ROOM_PAGE: u32 = 200;
 
 #[derive(serde::Serialize)]
 pub struct RoomList {
     rooms: Vec<Room>,
+    /// The `after` of the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<RoomId>,
 }
 
-pub async fn list_rooms(State(state): State<AppState>) -> Result<Json<RoomList>, ApiError> {
-    Ok(Json(RoomList { rooms: state.store.rooms().await? }))
+#[derive(Deserialize)]
+pub struct RoomListQuery {
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+/// A page of rooms, oldest first: however many rooms there are, one answer stays small.
+pub async fn list_rooms(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<RoomListQuery>,
+) -> Result<Json<RoomList>, ApiError> {
+    let invalid = |message: &str| ApiError::BadRequest { code: "invalid_query", message: message.into() };
+    let limit = query.limit.unwrap_or(DEFAULT_ROOM_PAGE);
+    if !(1..=MAX_ROOM_PAGE).contains(&limit) {
+        return Err(invalid("limit must be from 1 to 200"));
+    }
+    let after = match query.after.as_deref() {
+        None => None,
+        Some(raw) => Some(RoomId::parse(raw).ok_or_else(|| invalid("after must be a room id"))?),
+    };
+    // One more than asked, to know whether a next page exists.
+    let mut rooms = match state.store.rooms_page(RoomPage { after, limit: limit + 1 }).await {
+        Err(crate::storage::StorageError::NotFound) => return Err(invalid("after names no room (it may be gone)")),
+        page => page?,
+    };
+    let next = (rooms.len() > limit as usize).then(|| {
+        rooms.truncate(limit as usize);
+        rooms[rooms.len() - 1].id
+    });
+    Ok(Json(RoomList { rooms, next }))
 }
 
 #[derive(Deserialize)]
@@ -36,7 +69,8 @@ pub struct CreateRoom {
 #[tracing::instrument(skip_all, fields(user.id = %identity.id))]
 pub async fn create_room(
     State(state): State<AppState>,
-    identity: Identity,
+    Session(identity): Session,
+    address: ClientAddress,
     ApiJson(input): ApiJson<CreateRoom>,
 ) -> Result<(StatusCode, Json<Room>), ApiError> {
     let title = RoomTitle::parse(&input.title)?;
@@ -48,10 +82,10 @@ pub async fn create_room(
         Some(_) => Capacity::parse(Some(-1), state.config.max_room_capacity)?,
     };
     let password_hash = match RoomPassword::parse(input.password.as_deref())? {
-        Some(password) => Some(password::hash(password).await?),
+        Some(password) => Some(password::hash(password, state.limits.hashing().await?).await?),
         None => None,
     };
-    let new = NewRoom { title, max, password_hash, owner: identity.user() };
+    let new = NewRoom { title, max, password_hash, owner: identity.user(), owner_address: address };
     let (room, joined) = state.store.create_room(new, chrono::Utc::now() + state.config.presence_grace).await?;
     tracing::info!(room.id = %room.id, "room created");
     state.hub.publish_room_created(&room);
@@ -66,12 +100,12 @@ pub async fn get_room(State(state): State<AppState>, RoomPath(id): RoomPath) -> 
 #[tracing::instrument(skip_all, fields(room.id = %id, user.id = %identity.id))]
 pub async fn delete_room(
     State(state): State<AppState>,
-    identity: Identity,
+    Session(identity): Session,
     RoomPath(id): RoomPath,
 ) -> Result<StatusCode, ApiError> {
     let room = state.store.room(id).await?;
     if room.owner.id != identity.id {
-        return Err(ApiError::Forbidden { code: "not_owner", message: "only the room's owner can delete it".into() });
+        return Err(ApiError::not_owner());
     }
     state.store.delete_room(id).await?;
     tracing::info!("room deleted by its owner");
@@ -86,13 +120,16 @@ pub struct JoinRoom {
 }
 
 /// The body is optional (an open room needs none), so it is parsed by hand: empty means `{}`.
+/// A password is checked only if the address has not guessed wrong too often (before any
+/// hashing), and then with a turn at the hasher; a wrong one counts against the address.
 #[tracing::instrument(skip_all, fields(room.id = %id, user.id = %identity.id))]
 pub async fn join_room(
     State(state): State<AppState>,
-    identity: Identity,
+    Session(identity): Session,
+    address: ClientAddress,
     RoomPath(id): RoomPath,
     headers: axum::http::HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<Json<Room>, ApiError> {
     let input: JoinRoom = if body.iter().all(u8::is_ascii_whitespace) {
         JoinRoom::default()
@@ -113,18 +150,20 @@ pub async fn join_room(
         })?;
         crate::error::object_body(value)?
     };
-    // Before the password: a kicked user must not win back read access by typing it again.
-    if state.store.is_banned(id, identity.id).await? {
-        return Err(ApiError::kicked());
-    }
+    // Before the password: a kicked user (or anyone new from their address) must not win
+    // back read access by typing it again.
+    access::ensure_not_barred(&state, id, identity.id, address).await?;
     if let Some(hash) = state.store.password_hash(id).await? {
         if !state.store.has_access(id, identity.id).await? {
-            let given = RoomPassword::parse(input.password.as_deref())?;
-            let is_right = match given {
-                Some(given) => password::matches(given, hash).await?,
+            let is_right = match RoomPassword::parse(input.password.as_deref())? {
+                Some(given) => {
+                    state.limits.may_guess_password(id, address)?;
+                    password::matches(given, hash, state.limits.hashing().await?).await?
+                }
                 None => false,
             };
             if !is_right {
+                state.limits.password_failed(id, address);
                 return Err(ApiError::Forbidden {
                     code: "wrong_password",
                     message: "the password is not right".into(),
@@ -133,7 +172,7 @@ pub async fn join_room(
             state.store.grant_access(id, identity.id).await?;
         }
     }
-    let room = access::take_seat(&state, id, &identity.user(), state.config.presence_grace).await?;
+    let room = access::take_seat(&state, id, &identity.user(), address, state.config.presence_grace).await?;
     Ok(Json(room))
 }
 
@@ -147,11 +186,11 @@ pub struct KickRequest {
 #[tracing::instrument(skip_all, fields(room.id = %id, user.id = %identity.id))]
 pub async fn kick_member(
     State(state): State<AppState>,
-    identity: Identity,
+    Session(identity): Session,
     RoomPath(id): RoomPath,
     ApiJson(input): ApiJson<KickRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let target = other_member(&input.user, &identity, "you cannot kick yourself")?;
+    let target = other_member(&state, id, &input.user, &identity, "you cannot kick yourself").await?;
     let (room, message) = owner_action(state.store.kick(id, &identity.user(), target).await?)?;
     tracing::info!(kicked = %target, "member kicked");
     state.hub.publish_message(&message);
@@ -170,20 +209,31 @@ pub struct OwnerRequest {
 #[tracing::instrument(skip_all, fields(room.id = %id, user.id = %identity.id))]
 pub async fn transfer_ownership(
     State(state): State<AppState>,
-    identity: Identity,
+    Session(identity): Session,
     RoomPath(id): RoomPath,
     ApiJson(input): ApiJson<OwnerRequest>,
 ) -> Result<Json<Room>, ApiError> {
-    let target = other_member(&input.to, &identity, "you already own this room")?;
+    let target = other_member(&state, id, &input.to, &identity, "you already own this room").await?;
     let (room, message) = owner_action(state.store.transfer_ownership(id, &identity.user(), target).await?)?;
     state.hub.publish_message(&message);
     state.hub.publish_room_updated(&room);
     Ok(Json(room))
 }
 
-fn other_member(raw: &str, identity: &Identity, if_self: &str) -> Result<UserId, ApiError> {
+/// The target of an owner's action on someone else. Naming yourself is a mistake only the
+/// owner can make (422); anyone else is refused as a non-owner, whoever they name.
+async fn other_member(
+    state: &AppState,
+    room: RoomId,
+    raw: &str,
+    identity: &Identity,
+    if_self: &str,
+) -> Result<UserId, ApiError> {
     let user = UserId::parse(raw).ok_or_else(|| Invalid::new("invalid_user", "expected a user id"))?;
     if user == identity.id {
+        if state.store.room(room).await?.owner.id != identity.id {
+            return Err(ApiError::not_owner());
+        }
         return Err(Invalid::new("invalid_user", if_self).into());
     }
     Ok(user)
@@ -192,9 +242,7 @@ fn other_member(raw: &str, identity: &Identity, if_self: &str) -> Result<UserId,
 fn owner_action(outcome: OwnerAction) -> Result<(Room, crate::domain::Message), ApiError> {
     match outcome {
         OwnerAction::Done { room, message } => Ok((room, message)),
-        OwnerAction::NotOwner => {
-            Err(ApiError::Forbidden { code: "not_owner", message: "only the room's owner can do that".into() })
-        }
+        OwnerAction::NotOwner => Err(ApiError::not_owner()),
         OwnerAction::NotSeated => Err(Invalid::new("not_in_room", "that user is not in this room").into()),
     }
 }

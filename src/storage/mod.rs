@@ -11,7 +11,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{GifId, Member, MemberChange, Message, NewMessage, NewRoom, Room, RoomId, User, UserId};
+use crate::domain::{
+    ClientAddress, GifId, Member, MemberChange, Message, NewMessage, NewRoom, Room, RoomId, User, UserId,
+};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -71,6 +73,13 @@ pub struct Page {
     pub limit: u32,
 }
 
+/// A page of the room list: rooms created after the room `after` (oldest first), at most `limit`.
+#[derive(Clone, Copy, Debug)]
+pub struct RoomPage {
+    pub after: Option<RoomId>,
+    pub limit: u32,
+}
+
 /// How activity (a post) renews its author's seat: to `until`, if it expires before
 /// `renew_before`. A seat that is fresh enough (an open stream keeps it leased) then costs a
 /// read, not a write and a commit per post.
@@ -125,11 +134,17 @@ pub trait Store: Send + Sync + 'static {
     /// Succeeds when the database answers a trivial query.
     async fn ping(&self) -> StoreResult<()>;
 
+    /// Whether no other process is connected to this database: at start-up, whether this one is
+    /// the first of its deployment to come back (SQLite: always, there is only ever one).
+    async fn is_sole_instance(&self) -> StoreResult<bool>;
+
     /// Creates the room and gives its owner the first seat, valid until `seat_until`.
     async fn create_room(&self, room: NewRoom, seat_until: DateTime<Utc>) -> StoreResult<(Room, Message)>;
     async fn room(&self, id: RoomId) -> StoreResult<Room>;
     /// Every room, oldest first.
     async fn rooms(&self) -> StoreResult<Vec<Room>>;
+    /// A page of rooms, oldest first (`NotFound` when `after` names no room).
+    async fn rooms_page(&self, page: RoomPage) -> StoreResult<Vec<Room>>;
     /// The room's password hash, `None` for an open room; `NotFound` when there is no room.
     async fn password_hash(&self, id: RoomId) -> StoreResult<Option<String>>;
     /// Deletes the room with its messages, seats and grants. `NotFound` if it was not there.
@@ -139,12 +154,22 @@ pub trait Store: Send + Sync + 'static {
     async fn grant_access(&self, room: RoomId, user: UserId) -> StoreResult<()>;
     async fn has_access(&self, room: RoomId, user: UserId) -> StoreResult<bool>;
     /// Whether the owner kicked the user out of the room.
-    async fn is_banned(&self, room: RoomId, user: UserId) -> StoreResult<bool>;
+    async fn is_kicked(&self, room: RoomId, user: UserId) -> StoreResult<bool>;
+    /// Whether the user may not enter the room: they were kicked, or someone was kicked from
+    /// `address` and the user neither holds a seat nor owns the room.
+    async fn is_banned(&self, room: RoomId, user: UserId, address: ClientAddress) -> StoreResult<bool>;
 
-    /// Gives the user a seat unless the room is full, atomically with respect to every other
-    /// seat request (on every instance), and stores a "joined" message for a new seat.
-    /// An existing seat is kept and extended to at least `until`.
-    async fn take_seat(&self, room: RoomId, user: &User, until: DateTime<Utc>) -> StoreResult<Seat>;
+    /// Gives the user a seat unless the room is full or bars them (see `is_banned`),
+    /// atomically with respect to every other seat request (on every instance), and stores a
+    /// "joined" message for a new seat. An existing seat is kept and extended to at least
+    /// `until`. The seat remembers `address`, which a kick then bars.
+    async fn take_seat(
+        &self,
+        room: RoomId,
+        user: &User,
+        address: ClientAddress,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Seat>;
     /// Says whether the user holds a seat, and renews it (they are active).
     async fn touch_seat(&self, room: RoomId, user: UserId, renewal: Renewal) -> StoreResult<bool>;
     /// Extends existing seats to at least `until` (stream heartbeats, posts). Missing seats are
@@ -156,6 +181,10 @@ pub trait Store: Send + Sync + 'static {
     /// ownership to the longest-present member when the owner's seat went, and deletes rooms
     /// left with no seat at all.
     async fn expire_seats(&self, now: DateTime<Utc>) -> StoreResult<Vec<Departure>>;
+    /// Extends every seat that expires before `until` (or has expired) to `until`: after an
+    /// outage nobody could renew their seat, and the clients need time to come back.
+    /// Returns how many seats were extended.
+    async fn resume_seats(&self, until: DateTime<Utc>) -> StoreResult<u64>;
 
     /// Stores the message with the room's next sequence number. The number is taken inside
     /// the same transaction as the insert, so commit order equals sequence order.
@@ -178,12 +207,17 @@ pub trait Store: Send + Sync + 'static {
     /// The highest sequence number taken in the room (0 before the first message).
     async fn last_message_id(&self, room: RoomId) -> StoreResult<i64>;
 
-    async fn gif(&self, id: &GifId) -> StoreResult<Option<Bytes>>;
+    /// A GIF's bytes, if a message of `room` carries it.
+    async fn gif(&self, room: RoomId, id: &GifId) -> StoreResult<Option<Bytes>>;
+    /// Deletes the bytes of GIFs stored before `stored_before` that no message carries any
+    /// more (their rooms were deleted). Returns how many went.
+    async fn sweep_gifs(&self, stored_before: DateTime<Utc>) -> StoreResult<u64>;
 
     /// The seat holders, longest-present first, and the room's last sequence number at the
     /// time of reading, so a subscriber can tell a newer list from an older one.
     async fn members(&self, room: RoomId) -> StoreResult<(Vec<Member>, i64)>;
-    /// Removes `target`'s seat and bars them from the room, if `by` owns it.
+    /// Removes `target`'s seat and bars them, and the address their seat was taken from, from
+    /// the room, if `by` owns it.
     async fn kick(&self, room: RoomId, by: &User, target: UserId) -> StoreResult<OwnerAction>;
     /// Makes `target` the owner, if `by` owns the room and `target` holds a seat.
     async fn transfer_ownership(&self, room: RoomId, by: &User, target: UserId) -> StoreResult<OwnerAction>;

@@ -13,26 +13,40 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    joined_text, kicked_text, left_text, owner_text, renamed_text, system, Departure, OwnerAction, Page, Renewal, Seat,
-    StorageError, Store, StoreResult,
+    joined_text, kicked_text, left_text, owner_text, renamed_text, system, Departure, OwnerAction, Page, Renewal,
+    RoomPage, Seat, StorageError, Store, StoreResult,
 };
 use crate::domain::{
-    GifId, Member, MemberChange, Message, MessageKind, NewMessage, NewRoom, Room, RoomId, StoredGif, User, UserId,
+    ClientAddress, GifId, Member, MemberChange, Message, MessageKind, NewMessage, NewRoom, Room, RoomId, StoredGif,
+    User, UserId,
 };
+
+/// What this program's connections call themselves (then `/` and the process's own id).
+const APPLICATION_NAME: &str = "gif-chat";
 
 /// A pooled connection idle for longer than this is pinged before use.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// Every connection of this process says so in `application_name`, so a starting instance
+    /// can tell whether others are running (`is_sole_instance`).
+    application_name: String,
 }
+
+/// Binds room, user, address (`$1`–`$3`); see `Store::is_banned`.
+const IS_BANNED: &str = "SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND user_id = $2) \
+     OR (EXISTS (SELECT 1 FROM room_address_bans WHERE room_id = $1 AND address = $3) \
+         AND NOT EXISTS (SELECT 1 FROM seats WHERE room_id = $1 AND user_id = $2) \
+         AND NOT EXISTS (SELECT 1 FROM rooms WHERE id = $1 AND owner_id = $2))";
 
 impl PostgresStore {
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         // A statement that runs this long is cancelled by the server (and so not committed)
         // rather than holding a room's writer, and every post queued behind it, indefinitely.
         let options: PgConnectOptions = url.parse()?;
-        let options = options.options([("statement_timeout", "15s")]);
+        let application_name = format!("{APPLICATION_NAME}/{}", Uuid::new_v4().simple());
+        let options = options.options([("statement_timeout", "15s")]).application_name(&application_name);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             // Fail fast when the database is away, so requests get a 503 instead of hanging.
@@ -52,7 +66,7 @@ impl PostgresStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, application_name })
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -119,7 +133,7 @@ impl From<MessageRow> for Message {
             user: User::new(UserId(row.user_id), row.user_name.as_deref()),
             to: row.to_user_id.map(|id| User::new(UserId(id), row.to_user_name.as_deref())),
             text: row.text,
-            gif_url: row.gif_id.map(|id| format!("/gifs/{id}.gif")),
+            gif_url: row.gif_id.as_deref().and_then(GifId::parse).map(|id| id.url(RoomId(row.room_id))),
             gif_width: row.gif_width.map(|w| w as u16),
             gif_height: row.gif_height.map(|h| h as u16),
             created_at: row.created_at,
@@ -147,7 +161,7 @@ async fn append_in(conn: &mut PgConnection, message: &NewMessage) -> StoreResult
 async fn insert_gif(conn: &mut PgConnection, gif: &StoredGif) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO gifs (id, data, width, height, frames) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (id) DO NOTHING",
+         ON CONFLICT (id) DO UPDATE SET created_at = now()",
     )
     .bind(gif.id.as_str())
     .bind(gif.bytes.as_ref())
@@ -317,11 +331,12 @@ impl Store for PostgresStore {
         .bind(new.owner.nickname())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO seats (room_id, user_id, user_name, expires_at) VALUES ($1, $2, $3, $4)")
+        sqlx::query("INSERT INTO seats (room_id, user_id, user_name, expires_at, address) VALUES ($1, $2, $3, $4, $5)")
             .bind(id.0)
             .bind(new.owner.id.0)
             .bind(new.owner.nickname())
             .bind(seat_until)
+            .bind(new.owner_address.to_string())
             .execute(&mut *tx)
             .await?;
         // The owner set the password, so they never need to type it.
@@ -344,6 +359,45 @@ impl Store for PostgresStore {
         let rows: Vec<RoomRow> =
             sqlx::query_as(&format!("{ROOM_COLUMNS} ORDER BY r.created_at, r.id")).fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(Room::from).collect())
+    }
+
+    async fn rooms_page(&self, page: RoomPage) -> StoreResult<Vec<Room>> {
+        let rows: Vec<RoomRow> = match page.after {
+            // After the named room in (created_at, id) order, read in the same statement.
+            Some(after) => {
+                sqlx::query_as(&format!(
+                    "{ROOM_COLUMNS}, (SELECT created_at, id FROM rooms WHERE id = $1) a \
+                 WHERE (r.created_at, r.id) > (a.created_at, a.id) ORDER BY r.created_at, r.id LIMIT $2"
+                ))
+                .bind(after.0)
+                .bind(i64::from(page.limit))
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query_as(&format!("{ROOM_COLUMNS} ORDER BY r.created_at, r.id LIMIT $1"))
+                    .bind(i64::from(page.limit))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        if let Some(after) = page.after.filter(|_| rows.is_empty()) {
+            // Nothing after it, or no such room: only the second is a mistake.
+            self.room(after).await?;
+        }
+        Ok(rows.into_iter().map(Room::from).collect())
+    }
+
+    async fn is_sole_instance(&self) -> StoreResult<bool> {
+        let others: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name LIKE $1 AND application_name <> $2",
+        )
+        .bind(format!("{APPLICATION_NAME}/%"))
+        .bind(&self.application_name)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(others == 0)
     }
 
     async fn password_hash(&self, id: RoomId) -> StoreResult<Option<String>> {
@@ -375,7 +429,7 @@ impl Store for PostgresStore {
             .await?)
     }
 
-    async fn is_banned(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
+    async fn is_kicked(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
         Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND user_id = $2)")
             .bind(room.0)
             .bind(user.0)
@@ -383,30 +437,46 @@ impl Store for PostgresStore {
             .await?)
     }
 
-    async fn take_seat(&self, room: RoomId, user: &User, until: DateTime<Utc>) -> StoreResult<Seat> {
+    async fn is_banned(&self, room: RoomId, user: UserId, address: ClientAddress) -> StoreResult<bool> {
+        Ok(sqlx::query_scalar(IS_BANNED)
+            .bind(room.0)
+            .bind(user.0)
+            .bind(address.to_string())
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn take_seat(
+        &self,
+        room: RoomId,
+        user: &User,
+        address: ClientAddress,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Seat> {
         let mut tx = self.pool.begin().await?;
         // The room lock serialises every seat change in this room, on every instance.
         let max: i32 = sqlx::query_scalar("SELECT max_members FROM rooms WHERE id = $1 FOR UPDATE")
             .bind(room.0)
             .fetch_one(&mut *tx)
             .await?;
-        let banned: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND user_id = $2)")
-                .bind(room.0)
-                .bind(user.id.0)
-                .fetch_one(&mut *tx)
-                .await?;
+        let banned: bool = sqlx::query_scalar(IS_BANNED)
+            .bind(room.0)
+            .bind(user.id.0)
+            .bind(address.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
         if banned {
             return Ok(Seat::Banned);
         }
         let kept = sqlx::query(
-            "UPDATE seats SET expires_at = GREATEST(expires_at, $3), user_name = $4 \
+            "UPDATE seats SET expires_at = GREATEST(expires_at, $3), user_name = $4, address = $5 \
              WHERE room_id = $1 AND user_id = $2",
         )
         .bind(room.0)
         .bind(user.id.0)
         .bind(until)
         .bind(user.nickname())
+        .bind(address.to_string())
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -421,13 +491,16 @@ impl Store for PostgresStore {
             if taken >= i64::from(max) {
                 return Ok(Seat::Full);
             }
-            sqlx::query("INSERT INTO seats (room_id, user_id, user_name, expires_at) VALUES ($1, $2, $3, $4)")
-                .bind(room.0)
-                .bind(user.id.0)
-                .bind(user.nickname())
-                .bind(until)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO seats (room_id, user_id, user_name, expires_at, address) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(room.0)
+            .bind(user.id.0)
+            .bind(user.nickname())
+            .bind(until)
+            .bind(address.to_string())
+            .execute(&mut *tx)
+            .await?;
             Some(append_in(&mut tx, &system(room, user, MemberChange::Joined, joined_text(user))).await?)
         };
         let room = room_in(&mut tx, room).await?;
@@ -527,6 +600,14 @@ impl Store for PostgresStore {
         Ok(departures)
     }
 
+    async fn resume_seats(&self, until: DateTime<Utc>) -> StoreResult<u64> {
+        let resumed = sqlx::query("UPDATE seats SET expires_at = $1 WHERE expires_at < $1")
+            .bind(until)
+            .execute(&self.pool)
+            .await?;
+        Ok(resumed.rows_affected())
+    }
+
     async fn append_message(&self, message: NewMessage) -> StoreResult<Message> {
         let mut tx = self.pool.begin().await?;
         let stored = append_in(&mut tx, &message).await?;
@@ -596,12 +677,27 @@ impl Store for PostgresStore {
         Ok(sqlx::query_scalar("SELECT last_seq FROM rooms WHERE id = $1").bind(room.0).fetch_one(&self.pool).await?)
     }
 
-    async fn gif(&self, id: &GifId) -> StoreResult<Option<Bytes>> {
-        let data: Option<Vec<u8>> = sqlx::query_scalar("SELECT data FROM gifs WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+    async fn gif(&self, room: RoomId, id: &GifId) -> StoreResult<Option<Bytes>> {
+        let data: Option<Vec<u8>> = sqlx::query_scalar(
+            "SELECT data FROM gifs WHERE id = $1 AND EXISTS (SELECT 1 FROM messages WHERE gif_id = $1 AND room_id = $2)",
+        )
+        .bind(id.as_str())
+        .bind(room.0)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(data.map(Bytes::from))
+    }
+
+    async fn sweep_gifs(&self, stored_before: DateTime<Utc>) -> StoreResult<u64> {
+        // An upload of a file stored before (`insert_gif`) refreshes its `created_at`, and so
+        // is never a candidate here while its message is on the way.
+        let swept = sqlx::query(
+            "DELETE FROM gifs WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM messages WHERE gif_id = gifs.id)",
+        )
+        .bind(stored_before)
+        .execute(&self.pool)
+        .await?;
+        Ok(swept.rows_affected())
     }
 
     async fn members(&self, room: RoomId) -> StoreResult<(Vec<Member>, i64)> {
@@ -631,6 +727,8 @@ impl Store for PostgresStore {
         let Some(name) = seated_name(&mut tx, room, target).await? else { return Ok(OwnerAction::NotSeated) };
         let kicked = User::new(target, name.as_deref());
         for statement in [
+            "INSERT INTO room_address_bans (room_id, address) SELECT room_id, address FROM seats \
+             WHERE room_id = $1 AND user_id = $2 AND address IS NOT NULL ON CONFLICT DO NOTHING",
             "DELETE FROM seats WHERE room_id = $1 AND user_id = $2",
             "DELETE FROM room_access WHERE room_id = $1 AND user_id = $2",
             "INSERT INTO room_bans (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",

@@ -13,11 +13,11 @@ use sqlx::{
 };
 
 use super::{
-    joined_text, kicked_text, left_text, owner_text, renamed_text, system, Departure, OwnerAction, Page, Renewal, Seat,
-    StorageError, Store, StoreResult,
+    joined_text, kicked_text, left_text, owner_text, renamed_text, system, Departure, OwnerAction, Page, Renewal,
+    RoomPage, Seat, StorageError, Store, StoreResult,
 };
 use crate::domain::{
-    GifId, Member, MemberChange, Message, MessageKind, NewMessage, NewRoom, Room, RoomId, User, UserId,
+    ClientAddress, GifId, Member, MemberChange, Message, MessageKind, NewMessage, NewRoom, Room, RoomId, User, UserId,
 };
 
 pub struct SqliteStore {
@@ -87,6 +87,12 @@ const ROOM_COLUMNS: &str = "SELECT r.id, r.title, r.max_members, r.password_hash
      r.owner_id, r.owner_name, r.created_at, \
      (SELECT count(*) FROM seats s WHERE s.room_id = r.id) AS members FROM rooms r";
 
+/// Binds room, user, address (`?1`–`?3`); see `Store::is_banned`.
+const IS_BANNED: &str = "SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = ?1 AND user_id = ?2) \
+     OR (EXISTS (SELECT 1 FROM room_address_bans WHERE room_id = ?1 AND address = ?3) \
+         AND NOT EXISTS (SELECT 1 FROM seats WHERE room_id = ?1 AND user_id = ?2) \
+         AND NOT EXISTS (SELECT 1 FROM rooms WHERE id = ?1 AND owner_id = ?2))";
+
 const MESSAGE_COLUMNS: &str = "SELECT room_id, seq, kind, user_id, user_name, to_user_id, to_user_name, text, \
      gif_id, gif_width, gif_height, created_at, member_change FROM messages";
 
@@ -142,7 +148,7 @@ impl From<MessageRow> for Message {
             user: User::new(UserId(parse_uuid(&row.user_id)), row.user_name.as_deref()),
             to: row.to_user_id.map(|id| User::new(UserId(parse_uuid(&id)), row.to_user_name.as_deref())),
             text: row.text,
-            gif_url: row.gif_id.map(|id| format!("/gifs/{id}.gif")),
+            gif_url: row.gif_id.as_deref().and_then(GifId::parse).map(|id| id.url(RoomId(parse_uuid(&row.room_id)))),
             gif_width: row.gif_width.map(|w| w as u16),
             gif_height: row.gif_height.map(|h| h as u16),
             created_at: from_millis(row.created_at),
@@ -255,6 +261,10 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn is_sole_instance(&self) -> StoreResult<bool> {
+        Ok(true) // the file lock (`claim_single_instance`) saw to it
+    }
+
     async fn create_room(&self, new: NewRoom, seat_until: DateTime<Utc>) -> StoreResult<(Room, Message)> {
         let id = RoomId::random();
         let now = millis(Utc::now());
@@ -272,14 +282,17 @@ impl Store for SqliteStore {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO seats (room_id, user_id, user_name, joined_at, expires_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(id.to_string())
-            .bind(new.owner.id.to_string())
-            .bind(new.owner.nickname())
-            .bind(now)
-            .bind(millis(seat_until))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO seats (room_id, user_id, user_name, joined_at, expires_at, address) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(new.owner.id.to_string())
+        .bind(new.owner.nickname())
+        .bind(now)
+        .bind(millis(seat_until))
+        .bind(new.owner_address.to_string())
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("INSERT INTO room_access (room_id, user_id, granted_at) VALUES (?, ?, ?)")
             .bind(id.to_string())
             .bind(new.owner.id.to_string())
@@ -299,6 +312,33 @@ impl Store for SqliteStore {
     async fn rooms(&self) -> StoreResult<Vec<Room>> {
         let rows: Vec<RoomRow> =
             sqlx::query_as(&format!("{ROOM_COLUMNS} ORDER BY r.created_at, r.id")).fetch_all(&self.reader).await?;
+        Ok(rows.into_iter().map(Room::from).collect())
+    }
+
+    async fn rooms_page(&self, page: RoomPage) -> StoreResult<Vec<Room>> {
+        let rows: Vec<RoomRow> = match page.after {
+            // After the named room in (created_at, id) order, read in the same statement.
+            Some(after) => {
+                sqlx::query_as(&format!(
+                    "{ROOM_COLUMNS}, (SELECT created_at, id FROM rooms WHERE id = ?1) a \
+                 WHERE (r.created_at, r.id) > (a.created_at, a.id) ORDER BY r.created_at, r.id LIMIT ?2"
+                ))
+                .bind(after.to_string())
+                .bind(i64::from(page.limit))
+                .fetch_all(&self.reader)
+                .await?
+            }
+            None => {
+                sqlx::query_as(&format!("{ROOM_COLUMNS} ORDER BY r.created_at, r.id LIMIT ?"))
+                    .bind(i64::from(page.limit))
+                    .fetch_all(&self.reader)
+                    .await?
+            }
+        };
+        if let Some(after) = page.after.filter(|_| rows.is_empty()) {
+            // Nothing after it, or no such room: only the second is a mistake.
+            self.room(after).await?;
+        }
         Ok(rows.into_iter().map(Room::from).collect())
     }
 
@@ -335,7 +375,7 @@ impl Store for SqliteStore {
             .await?)
     }
 
-    async fn is_banned(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
+    async fn is_kicked(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
         Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = ? AND user_id = ?)")
             .bind(room.to_string())
             .bind(user.to_string())
@@ -343,27 +383,44 @@ impl Store for SqliteStore {
             .await?)
     }
 
-    async fn take_seat(&self, room: RoomId, user: &User, until: DateTime<Utc>) -> StoreResult<Seat> {
+    async fn is_banned(&self, room: RoomId, user: UserId, address: ClientAddress) -> StoreResult<bool> {
+        Ok(sqlx::query_scalar(IS_BANNED)
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .bind(address.to_string())
+            .fetch_one(&self.reader)
+            .await?)
+    }
+
+    async fn take_seat(
+        &self,
+        room: RoomId,
+        user: &User,
+        address: ClientAddress,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Seat> {
         // The single writer connection makes this transaction exclusive: no lock needed.
         let mut tx = self.writer.begin().await?;
         let max: i64 = sqlx::query_scalar("SELECT max_members FROM rooms WHERE id = ?")
             .bind(room.to_string())
             .fetch_one(&mut *tx)
             .await?;
-        let banned: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = ? AND user_id = ?)")
-                .bind(room.to_string())
-                .bind(user.id.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
+        let banned: bool = sqlx::query_scalar(IS_BANNED)
+            .bind(room.to_string())
+            .bind(user.id.to_string())
+            .bind(address.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
         if banned {
             return Ok(Seat::Banned);
         }
         let kept = sqlx::query(
-            "UPDATE seats SET expires_at = MAX(expires_at, ?), user_name = ? WHERE room_id = ? AND user_id = ?",
+            "UPDATE seats SET expires_at = MAX(expires_at, ?), user_name = ?, address = ? \
+             WHERE room_id = ? AND user_id = ?",
         )
         .bind(millis(until))
         .bind(user.nickname())
+        .bind(address.to_string())
         .bind(room.to_string())
         .bind(user.id.to_string())
         .execute(&mut *tx)
@@ -381,13 +438,15 @@ impl Store for SqliteStore {
                 return Ok(Seat::Full);
             }
             sqlx::query(
-                "INSERT INTO seats (room_id, user_id, user_name, joined_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO seats (room_id, user_id, user_name, joined_at, expires_at, address) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
             )
             .bind(room.to_string())
             .bind(user.id.to_string())
             .bind(user.nickname())
             .bind(millis(Utc::now()))
             .bind(millis(until))
+            .bind(address.to_string())
             .execute(&mut *tx)
             .await?;
             Some(append_in(&mut tx, &system(room, user, MemberChange::Joined, joined_text(user))).await?)
@@ -490,6 +549,14 @@ impl Store for SqliteStore {
         Ok(departures)
     }
 
+    async fn resume_seats(&self, until: DateTime<Utc>) -> StoreResult<u64> {
+        let resumed = sqlx::query("UPDATE seats SET expires_at = ?1 WHERE expires_at < ?1")
+            .bind(millis(until))
+            .execute(&self.writer)
+            .await?;
+        Ok(resumed.rows_affected())
+    }
+
     async fn append_message(&self, message: NewMessage) -> StoreResult<Message> {
         let mut tx = self.writer.begin().await?;
         let stored = append_in(&mut tx, &message).await?;
@@ -554,12 +621,27 @@ impl Store for SqliteStore {
             .await?)
     }
 
-    async fn gif(&self, id: &GifId) -> StoreResult<Option<Bytes>> {
-        let data: Option<Vec<u8>> = sqlx::query_scalar("SELECT data FROM gifs WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(&self.reader)
-            .await?;
+    async fn gif(&self, room: RoomId, id: &GifId) -> StoreResult<Option<Bytes>> {
+        let data: Option<Vec<u8>> = sqlx::query_scalar(
+            "SELECT data FROM gifs WHERE id = ?1 \
+             AND EXISTS (SELECT 1 FROM messages WHERE gif_id = ?1 AND room_id = ?2)",
+        )
+        .bind(id.as_str())
+        .bind(room.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
         Ok(data.map(Bytes::from))
+    }
+
+    async fn sweep_gifs(&self, stored_before: DateTime<Utc>) -> StoreResult<u64> {
+        // One writer: no upload can be between storing a GIF and the message that carries it.
+        let swept = sqlx::query(
+            "DELETE FROM gifs WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM messages WHERE gif_id = gifs.id)",
+        )
+        .bind(millis(stored_before))
+        .execute(&self.writer)
+        .await?;
+        Ok(swept.rows_affected())
     }
 
     async fn members(&self, room: RoomId) -> StoreResult<(Vec<Member>, i64)> {
@@ -592,6 +674,9 @@ impl Store for SqliteStore {
         let Some(name) = seated_name(&mut tx, room, target).await? else { return Ok(OwnerAction::NotSeated) };
         let kicked = User::new(target, name.as_deref());
         for statement in [
+            "INSERT INTO room_address_bans (room_id, address, banned_at) \
+             SELECT room_id, address, ?3 FROM seats WHERE room_id = ?1 AND user_id = ?2 AND address IS NOT NULL \
+             ON CONFLICT DO NOTHING",
             "DELETE FROM seats WHERE room_id = ?1 AND user_id = ?2",
             "DELETE FROM room_access WHERE room_id = ?1 AND user_id = ?2",
             "INSERT INTO room_bans (room_id, user_id, banned_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",

@@ -1,8 +1,13 @@
 //! Is this upload really a GIF? The signature must say so, and the whole file must decode:
 //! header, every frame's data, the trailer. Dimensions, frame count and total decoded pixels
-//! are bounded, so a small crafted file cannot make us spend unbounded memory or CPU.
+//! are bounded, so a small crafted file cannot make us spend unbounded CPU; and frames are
+//! decoded piece by piece into one small buffer that is reused, so a 4096×4096 frame costs
+//! 64 KiB of memory, not 16 MiB.
 
 use gif::{ColorOutput, DecodeOptions};
+
+/// How much of a frame is decoded at a time.
+const DECODE_PIECE: usize = 64 * 1024;
 
 #[derive(Clone, Copy, Debug)]
 pub struct GifLimits {
@@ -49,6 +54,7 @@ pub fn inspect(bytes: &[u8], limits: GifLimits) -> Result<GifInfo, GifRejection>
     }
     let mut frames = 0usize;
     let mut pixels = 0u64;
+    let mut buffer = vec![0u8; DECODE_PIECE];
     while let Some(frame) = decoder.next_frame_info().map_err(|e| GifRejection::Corrupt(e.to_string()))? {
         frames += 1;
         pixels += u64::from(frame.width) * u64::from(frame.height);
@@ -61,8 +67,16 @@ pub fn inspect(bytes: &[u8], limits: GifLimits) -> Result<GifInfo, GifRejection>
         if pixels > limits.max_total_pixels {
             return Err(GifRejection::OverLimit("too many pixels in all frames together".into()));
         }
-        let mut buffer = vec![0u8; decoder.buffer_size()];
-        decoder.read_into_buffer(&mut buffer).map_err(|e| GifRejection::Corrupt(e.to_string()))?;
+        // Every byte of the frame must decode; what it decodes to is of no interest.
+        let mut left = decoder.buffer_size();
+        while left > 0 {
+            let piece = left.min(buffer.len());
+            let filled = decoder.fill_buffer(&mut buffer[..piece]).map_err(|e| GifRejection::Corrupt(e.to_string()))?;
+            if !filled {
+                return Err(GifRejection::Corrupt("a frame's image data is truncated".into()));
+            }
+            left -= piece;
+        }
     }
     if frames == 0 {
         return Err(GifRejection::Corrupt("no frames".into()));
@@ -103,6 +117,14 @@ pub(crate) mod tests {
         let gif = make_gif(16, 16, 2);
         assert!(matches!(inspect(&gif[..gif.len() - 20], LIMITS), Err(GifRejection::Corrupt(_))));
         assert!(matches!(inspect(&gif[..13], LIMITS), Err(GifRejection::Corrupt(_))));
+    }
+
+    #[test]
+    fn a_frame_larger_than_the_decoding_piece_decodes_and_its_truncation_is_found() {
+        let limits = GifLimits { max_dimension: 1024, max_frames: 10, max_total_pixels: 1 << 24 };
+        let gif = make_gif(700, 300, 2); // 210,000 pixels a frame: four pieces
+        assert_eq!(inspect(&gif, limits), Ok(GifInfo { width: 700, height: 300, frames: 2 }));
+        assert!(matches!(inspect(&gif[..gif.len() * 3 / 4], limits), Err(GifRejection::Corrupt(_))));
     }
 
     #[test]

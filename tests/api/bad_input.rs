@@ -251,13 +251,20 @@ async fn unknown_api_paths_and_methods_get_json_errors(backend: Backend) {
     assert_error(client.get("/api/nope").await, StatusCode::NOT_FOUND, "not_found").await;
     let put = client.http.put(client.url("/api/rooms")).send().await.unwrap();
     assert_error(put, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
-    assert_error(client.get("/gifs/not-a-hash.gif").await, StatusCode::NOT_FOUND, "not_found").await;
-    assert_error(client.get(&format!("/gifs/{}.gif", "0".repeat(64))).await, StatusCode::NOT_FOUND, "not_found").await;
+    let (_, room) = app.room_with_owner(json!({ "title": "no gifs here" })).await;
+    let room = id_of(&room);
+    for file in ["not-a-hash.gif".to_owned(), format!("{}.gif", "0".repeat(64))] {
+        let response = client.get(&format!("/api/rooms/{room}/gifs/{file}")).await;
+        assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    }
+    let response = client.get(&format!("/api/rooms/garbage/gifs/{}.gif", "0".repeat(64))).await;
+    assert_error(response, StatusCode::NOT_FOUND, "room_not_found").await;
 }
 
 async fn cross_site_writes_are_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     let client = app.client();
+    client.ensure_session().await;
     let forged = client
         .http
         .post(client.url("/api/rooms"))

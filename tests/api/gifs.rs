@@ -22,7 +22,8 @@ async fn a_gif_round_trip_returns_identical_bytes(backend: Backend) {
     assert_eq!(message["kind"], "gif");
     assert_eq!((message["gif_width"].as_u64(), message["gif_height"].as_u64()), (Some(120), Some(80)));
     let url = message["gif_url"].as_str().unwrap();
-    assert!(url.starts_with("/gifs/") && url.ends_with(".gif") && !url.contains("passwd"), "{url}");
+    let under_room = format!("/api/rooms/{room}/gifs/");
+    assert!(url.starts_with(&under_room) && url.ends_with(".gif") && !url.contains("passwd"), "{url}");
     assert_eq!(bob_events.next_messages(1).await, vec![message.clone()]);
 
     let served = bob.get(url).await;
@@ -30,11 +31,12 @@ async fn a_gif_round_trip_returns_identical_bytes(backend: Backend) {
     let headers = served.headers().clone();
     assert_eq!(headers["content-type"], "image/gif");
     assert_eq!(headers["x-content-type-options"], "nosniff");
-    assert_eq!(headers["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(headers["cache-control"], "private, max-age=31536000, immutable");
     assert_eq!(served.bytes().await.unwrap().to_vec(), gif, "identical bytes");
 
     let anonymous = reqwest::Client::new().get(bob.url(url)).send().await.unwrap();
-    assert!(anonymous.headers().get("set-cookie").is_none(), "a publicly cacheable response carries no identity");
+    assert_eq!(anonymous.status(), StatusCode::OK, "an open room's GIFs are anyone's to see");
+    assert!(anonymous.headers().get("set-cookie").is_none(), "only /api/me hands out identities");
     let etag = headers["etag"].to_str().unwrap();
     let cached = bob.http.get(bob.url(url)).header("if-none-match", etag).send().await.unwrap();
     assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);

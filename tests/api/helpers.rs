@@ -106,8 +106,10 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     config.reap_interval = Duration::from_millis(100);
     // Instances behind one proxy must share the secret, or each rejects the others' cookies.
     config.cookie_secret = Some("integration-tests-cookie-secret-0123456789".into());
-    // Most tests write faster than a person; the limits have their own test.
+    // Most tests write faster than a person, and make more users from one address than a
+    // class behind a NAT; the limits have their own tests (tests/api/abuse.rs).
     config.rate_limit_burst = 0;
+    config.new_session_burst = 0;
     configure(&mut config);
     let database_url = config.database_url.clone();
     let app = Application::build(config).await.expect("app builds");
@@ -133,11 +135,24 @@ impl TestApp {
         }
     }
 
-    /// A new browser: its own cookie jar, so its own identity.
+    /// A new browser: its own cookie jar, so its own identity. Like the front-end, it gets its
+    /// session (`GET /api/me`) before its first other request.
     pub fn client(&self) -> Client {
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         let http = reqwest::Client::builder().cookie_provider(jar.clone()).build().unwrap();
-        Client { http, base: self.address.clone(), jar }
+        Client::with(http, self.address.clone(), jar)
+    }
+
+    /// A browser whose connections come from `source` (a loopback address such as 127.0.0.2),
+    /// so per-address limits see another client address without trusting any header.
+    pub fn client_from(&self, source: &str) -> Client {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .local_address(source.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap();
+        Client::with(http, self.address.clone(), jar)
     }
 
     /// Creates a room as a new user and returns (owner, room JSON).
@@ -155,6 +170,8 @@ pub struct Client {
     pub http: reqwest::Client,
     pub base: String,
     pub jar: std::sync::Arc<reqwest::cookie::Jar>,
+    /// Set once this browser has its session cookie.
+    pub session: std::sync::Arc<tokio::sync::OnceCell<()>>,
 }
 
 pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -166,7 +183,17 @@ pub fn id_of(value: &Value) -> String {
 impl Client {
     /// A client around a ready-made reqwest client (TLS settings, say) and its cookie jar.
     pub fn with(http: reqwest::Client, base: String, jar: std::sync::Arc<reqwest::cookie::Jar>) -> Self {
-        Self { http, base, jar }
+        Self { http, base, jar, session: Default::default() }
+    }
+
+    /// Gets a session (`GET /api/me`) unless this browser has one: only `/api/me` hands them out.
+    pub async fn ensure_session(&self) {
+        self.session
+            .get_or_init(|| async {
+                let response = self.http.get(self.url("/api/me")).send().await.unwrap();
+                assert_eq!(response.status(), StatusCode::OK, "GET /api/me");
+            })
+            .await;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -186,7 +213,7 @@ impl Client {
     ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
         use reqwest::cookie::CookieStore;
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        self.me().await;
+        self.ensure_session().await;
         let mut request = self.url(path).replace("http://", "ws://").into_client_request().unwrap();
         if let Some(cookie) = self.jar.cookies(&self.base.parse().unwrap()) {
             request.headers_mut().insert("cookie", cookie);
@@ -198,15 +225,21 @@ impl Client {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
+        if path != "/api/me" {
+            self.ensure_session().await;
+        }
         self.http.get(self.url(path)).send().await.unwrap()
     }
 
     pub async fn post_json(&self, path: &str, body: Value) -> reqwest::Response {
+        self.ensure_session().await;
         self.http.post(self.url(path)).json(&body).send().await.unwrap()
     }
 
     pub async fn me(&self) -> Value {
-        self.get("/api/me").await.json().await.unwrap()
+        let me = self.get("/api/me").await.json().await.unwrap();
+        let _ = self.session.set(());
+        me
     }
 
     pub async fn create_room(&self, body: Value) -> reqwest::Response {
@@ -238,6 +271,7 @@ impl Client {
         let part =
             reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()).mime_str("image/gif").unwrap();
         let form = reqwest::multipart::Form::new().part(field.to_owned(), part);
+        self.ensure_session().await;
         self.http.post(self.url(&format!("/api/rooms/{room}/gifs"))).multipart(form).send().await.unwrap()
     }
 
@@ -249,6 +283,7 @@ impl Client {
     }
 
     pub async fn open_stream(&self, path: &str, last_event_id: Option<i64>) -> Result<EventStream, reqwest::Response> {
+        self.ensure_session().await;
         let mut request = self.http.get(self.url(path)).header(header::ACCEPT, "text/event-stream");
         if let Some(id) = last_event_id {
             request = request.header("Last-Event-ID", id.to_string());

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod abuse;
 mod bad_input;
 mod demos;
 mod gifs;

@@ -90,11 +90,12 @@ impl Server {
             .env("COOKIE_SECRET", COOKIE_SECRET)
             .env("STATIC_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/static"))
             .env("RATE_LIMIT_BURST", "0")
+            .env("NEW_SESSION_BURST", "0")
             .env("RUST_LOG", "warn")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).unwrap());
+            .stdout(File::options().create(true).append(true).open(&log).unwrap())
+            .stderr(File::options().append(true).open(&log).unwrap());
         // Should the test process be killed outright, its server goes with it.
         unsafe {
             command.pre_exec(|| {
@@ -126,6 +127,11 @@ impl Server {
 
     fn log_path(&self, run: usize) -> PathBuf {
         self.dir.join(format!("server-{run}.log"))
+    }
+
+    /// The server's log of run `run` (1 for the first start).
+    pub fn log(&self, run: usize) -> String {
+        std::fs::read_to_string(self.log_path(run)).unwrap_or_default()
     }
 
     pub fn url(&self) -> String {
@@ -261,6 +267,10 @@ impl Browser {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> reqwest::Result<reqwest::Response> {
+        // Like the front-end: a session (GET /api/me) before the first write.
+        if self.jar.cookies(&self.base.parse().unwrap()).is_none() {
+            self.http.get(self.url("/api/me")).send().await?;
+        }
         self.http.post(self.url(path)).json(&body).send().await
     }
 

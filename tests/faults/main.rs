@@ -7,6 +7,7 @@
 //! The PostgreSQL variants need the server at `TEST_DATABASE_URL` (default
 //! postgres://root@127.0.0.1:5432/test), as the rest of the suite does.
 
+mod abuse;
 mod harness;
 mod sse;
 
