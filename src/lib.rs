@@ -173,8 +173,23 @@ impl Application {
                 });
                 let stall =
                     server::write_stall::StallAcceptor { limit: limits.write_stall_timeout, metrics: limits.metrics };
-                let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls).acceptor(stall);
-                axum_server::from_tcp(listener.into_std()?)?.acceptor(acceptor).handle(handle).serve(service).await?;
+                let acceptor = server::first_bytes::FirstBytesWithin {
+                    inner: axum_server::tls_rustls::RustlsAcceptor::new(tls).acceptor(stall),
+                    limit: limits.header_read_timeout,
+                };
+                let mut server = axum_server::from_tcp(listener.into_std()?)?.acceptor(acceptor);
+                server
+                    .http_builder()
+                    .http1()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(limits.header_read_timeout);
+                server
+                    .http_builder()
+                    .http2()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .keep_alive_interval(config.keep_alive)
+                    .keep_alive_timeout(limits.header_read_timeout);
+                server.handle(handle).serve(service).await?;
             }
         }
         self.state.shutdown.cancel();

@@ -7,6 +7,7 @@
 //! let go. Event streams are taken out of hyper once their head is written
 //! ([`handoff`]), so an idle subscriber does not keep hyper's connection buffers.
 
+pub mod first_bytes;
 pub mod handoff;
 pub mod write_stall;
 

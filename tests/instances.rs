@@ -555,6 +555,9 @@ impl Cluster {
                 .env("REAP_INTERVAL", "200ms")
                 .env("TRUST_PROXY", "true")
                 .env("RUST_LOG", "warn")
+                // Every simulated user comes from the same loopback address.
+                .env("NEW_SESSION_BURST", "0")
+                .env("MAX_STREAMS_PER_ADDRESS", "0")
                 .envs(overrides.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(out.try_clone().unwrap())
@@ -831,9 +834,16 @@ struct Browser {
 }
 
 impl Browser {
+    /// A browser that already holds its session, as the front-end does (it asks `/api/me`
+    /// first): sealed here with the instances' shared secret, so that every connection through
+    /// nginx is one of the test's own and the round-robin placement stays predictable.
     fn new() -> Self {
         install_crypto();
         let jar = Arc::new(Jar::default());
+        let identity = gif_chat::identity::Identity { id: gif_chat::domain::UserId::random(), name: None };
+        let sealed = gif_chat::identity::SessionKey::new(COOKIE_SECRET.as_bytes()).seal(&identity);
+        let site: reqwest::Url = "http://127.0.0.1".parse().unwrap();
+        jar.add_cookie_str(&format!("{}={sealed}; Path=/", gif_chat::identity::COOKIE_NAME), &site);
         let http = reqwest::Client::builder()
             .cookie_provider(jar.clone())
             .connect_timeout(Duration::from_secs(5))

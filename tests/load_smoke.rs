@@ -66,6 +66,9 @@ fn start_server(env: &[(&str, &str)]) -> Server {
         .env("DATABASE_URL", format!("sqlite://{}", dir.join("load.db").display()))
         .env("STATIC_DIR", &static_dir)
         .env("RUST_LOG", "warn")
+        // The generator makes every user from one address, as no real crowd would.
+        .env("NEW_SESSION_BURST", "0")
+        .env("MAX_STREAMS_PER_ADDRESS", "0")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(log)

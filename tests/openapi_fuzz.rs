@@ -46,6 +46,7 @@ fn start_server() -> (Server, String) {
         .env("STATIC_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/static"))
         .env("COOKIE_SECRET", "openapi-fuzz-cookie-secret-0123456789abcdef")
         .env("RATE_LIMIT_BURST", "0")
+        .env("NEW_SESSION_BURST", "0")
         .env("PRESENCE_GRACE", "10m")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -69,6 +70,7 @@ async fn every_documented_operation_answers_as_documented_under_fuzzing() {
     // The fuzzer acts as a seated member who does not own the room, so it can exercise every
     // room operation without deleting the room out from under itself.
     let owner = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    owner.get(format!("{base}/api/me")).send().await.unwrap();
     let room: serde_json::Value = owner
         .post(format!("{base}/api/rooms"))
         .json(&serde_json::json!({ "title": "fuzzing", "max": 100 }))

@@ -366,3 +366,70 @@ async fn half_open_connections_are_closed_after_the_header_timeout(backend: Back
     let sent = alice.say_ok(&room, "still streaming").await;
     assert_eq!(stream.next_messages(1).await, vec![sent]);
 }
+
+/// Issue 13, item 9: a POST announcing 60,000 bytes that sent 10 and then nothing stayed open
+/// past 45 s (uploads too). Now a stalled body gets 408 and its connection is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_request_body_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(Backend::Sqlite, |c| c.body_read_timeout = std::time::Duration::from_millis(500)).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "slow bodies" })).await;
+    let room = id_of(&room);
+    use reqwest::cookie::CookieStore;
+    let cookie = alice.jar.cookies(&alice.base.parse().unwrap()).unwrap();
+    let host = app.address.trim_start_matches("http://").to_owned();
+    for (path, content_type) in [
+        ("/api/rooms".to_owned(), "application/json"),
+        (format!("/api/rooms/{room}/gifs"), "multipart/form-data; boundary=X"),
+    ] {
+        let mut socket = tokio::net::TcpStream::connect(&host).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {}\r\nContent-Type: {content_type}\r\nContent-Length: 60000\r\n\r\n",
+            cookie.to_str().unwrap()
+        );
+        socket.write_all(head.as_bytes()).await.unwrap();
+        socket.write_all(if path == "/api/rooms" { b"{\"title\":" } else { b"--X\r\nConte" }).await.unwrap();
+        let started = std::time::Instant::now();
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(crate::helpers::WAIT, socket.read_to_end(&mut answer)).await;
+        assert!(read.is_ok(), "{path}: the stalled request was left open");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        assert!(answer.contains("\"error\":\"body_timeout\""), "{path}: {answer}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{path}: {:?}", started.elapsed());
+    }
+}
+
+/// Issue 13, items 14 and 15: invisible and direction-changing characters in names and titles
+/// (impersonation, scrambled text); an oversized join body answered 413 in plain text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invisible_characters_are_refused_in_names_and_titles_and_a_huge_join_body_gets_json() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let client = app.client();
+    for name in ["B\u{200B}ob", "\u{202E}nimda", "Bo\u{2066}b\u{2069}", "\u{FEFF}Ann"] {
+        let response = client.http.patch(client.url("/api/me")).json(&json!({ "name": name })).send().await.unwrap();
+        assert_error(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_name").await;
+    }
+    let emoji = client.http.patch(client.url("/api/me")).json(&json!({ "name": "👩\u{200D}👩\u{200D}👧 Fam" }));
+    assert_eq!(emoji.send().await.unwrap().status(), StatusCode::OK, "an emoji sequence is fine");
+    assert_error(
+        client.create_room(json!({ "title": "\u{202E}txt.exe" })).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_title",
+    )
+    .await;
+    let room: Value = client.create_room(json!({ "title": "bidi" })).await.json().await.unwrap();
+    let room = id_of(&room);
+    // In chat text they are kept (the page isolates each message's text).
+    assert_eq!(client.say_ok(&room, "abc \u{202E}def").await["text"], "abc \u{202E}def");
+
+    let huge = client
+        .http
+        .post(client.url(&format!("/api/rooms/{room}/join")))
+        .header("content-type", "application/json")
+        .body(format!("{{\"password\": \"{}\"}}", "x".repeat(100_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_error(huge, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+}

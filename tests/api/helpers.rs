@@ -35,6 +35,8 @@ macro_rules! on_both_backends {
 
 pub struct TestApp {
     pub address: String,
+    /// Where `/metrics` is served when it has a listener of its own.
+    pub metrics_address: Option<std::net::SocketAddr>,
     pub database_url: String,
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
@@ -111,9 +113,17 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     config.rate_limit_burst = 0;
     config.new_session_burst = 0;
     configure(&mut config);
+    let mut app = serve(config).await;
+    app.sqlite_file = sqlite_file;
+    app
+}
+
+/// Builds and serves the app on a random port.
+async fn serve(config: Config) -> TestApp {
     let database_url = config.database_url.clone();
     let app = Application::build(config).await.expect("app builds");
     let state = app.state().clone();
+    let metrics_address = app.metrics_address();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let scheme = if app.state().config.is_tls() { "https" } else { "http" };
     let address = format!("{scheme}://{}", listener.local_addr().unwrap());
@@ -121,10 +131,36 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     let server = tokio::spawn(app.serve(listener, async move {
         let _ = rx.await;
     }));
-    TestApp { address, database_url, state, shutdown: Some(tx), server: Some(server), sqlite_file }
+    TestApp {
+        address,
+        metrics_address,
+        database_url,
+        state,
+        shutdown: Some(tx),
+        server: Some(server),
+        sqlite_file: None,
+    }
 }
 
 impl TestApp {
+    /// Stops the server, waits `down` (an outage), and starts it again on the same database
+    /// (on another port), with the same configuration as `configure` gives.
+    pub async fn restart_after(&mut self, down: Duration, configure: impl FnOnce(&mut Config)) {
+        self.stop().await;
+        let mut config = (*self.state.config).clone();
+        // Nothing of the old process may stay connected: the new one must find itself alone.
+        let placeholder = Application::build(Config { database_url: "sqlite::memory:".into(), ..config.clone() });
+        self.state = placeholder.await.expect("a placeholder app").state().clone();
+        tokio::time::sleep(down).await;
+        configure(&mut config);
+        let restarted = serve(config).await;
+        self.address = restarted.address.clone();
+        self.state = restarted.state.clone();
+        let mut restarted = restarted;
+        self.shutdown = restarted.shutdown.take();
+        self.server = restarted.server.take();
+    }
+
     /// Asks the server to shut down (as SIGTERM would) and waits until it has.
     pub async fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -184,6 +220,11 @@ impl Client {
     /// A client around a ready-made reqwest client (TLS settings, say) and its cookie jar.
     pub fn with(http: reqwest::Client, base: String, jar: std::sync::Arc<reqwest::cookie::Jar>) -> Self {
         Self { http, base, jar, session: Default::default() }
+    }
+
+    /// The same browser (cookies and all) talking to a server at another address.
+    pub fn at(&self, base: &str) -> Self {
+        Self { base: base.to_owned(), ..self.clone() }
     }
 
     /// Gets a session (`GET /api/me`) unless this browser has one: only `/api/me` hands them out.

@@ -11,6 +11,7 @@ mod gifs;
 mod identity;
 mod meta;
 mod outage;
+mod restart;
 mod room_features;
 mod rooms;
 mod scale;

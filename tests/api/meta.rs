@@ -154,3 +154,17 @@ async fn a_second_instance_on_one_sqlite_file_is_refused_clearly() {
     };
     assert!(error.contains("single instance") && error.contains("PostgreSQL"), "{error}");
 }
+
+/// Issue 13, item 17: with METRICS_ADDR, /metrics is served there only, not to the internet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_have_a_listener_of_their_own() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, |c| {
+        c.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let public = reqwest::get(format!("{}/metrics", app.address)).await.unwrap();
+    assert_eq!(public.status(), reqwest::StatusCode::NOT_FOUND);
+    let private = reqwest::get(format!("http://{}/metrics", app.metrics_address.unwrap())).await.unwrap();
+    assert_eq!(private.status(), reqwest::StatusCode::OK);
+    assert!(private.text().await.unwrap().contains("gifchat_open_streams"));
+}
