@@ -19,14 +19,53 @@ const TRANSPORT_TITLES = {
   poll: 'long-polling',
 };
 
+let countdown = null;
+
 /** Updates `#connection`: data-state is what tests read, the label is what people read. */
 export function setConnectionState(state) {
+  clearInterval(countdown);
+  countdown = null;
+  const retry = document.getElementById('connection-retry');
+  if (retry) retry.hidden = true;
   const indicator = document.getElementById('connection');
   if (!indicator) return;
   indicator.dataset.state = state;
   const label = indicator.querySelector('.connection-label');
   if (label) label.textContent = CONNECTION_LABELS[state] ?? state;
   updateConnectionTitle(indicator);
+}
+
+/**
+ * The server did not answer (it may be restarting): "Reconnecting in N s…", counting down to
+ * the next attempt at `at` (ms since the epoch; null when the browser picks the moment), and
+ * a "Retry now" button that calls `retryNow`. Only a browser that knows it has no network
+ * says "Offline": a server being away is not the reader's connection being gone.
+ */
+export function showReconnecting(at, retryNow) {
+  if (navigator.onLine === false) {
+    setConnectionState('offline');
+    return;
+  }
+  setConnectionState('reconnecting');
+  const label = document.querySelector('#connection .connection-label');
+  const tick = () => {
+    const seconds = at === null ? 0 : Math.ceil((at - Date.now()) / 1000);
+    if (label) label.textContent = seconds > 0 ? `Reconnecting in ${seconds} s…` : CONNECTION_LABELS.reconnecting;
+    if (seconds <= 0 && countdown) {
+      clearInterval(countdown);
+      countdown = null;
+    }
+  };
+  tick();
+  if (at !== null) countdown = setInterval(tick, 1000);
+  const retry = document.getElementById('connection-retry');
+  if (retry) {
+    retry.hidden = false;
+    retry.onclick = () => {
+      retry.hidden = true;
+      retryNow();
+    };
+  }
 }
 
 /**

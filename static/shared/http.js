@@ -20,6 +20,18 @@ export class ApiError extends Error {
  * A body of `undefined` sends no body at all (POST /join of an open room wants none).
  */
 export async function api(path, { method = 'GET', body } = {}) {
+  try {
+    return await call(path, method, body);
+  } catch (error) {
+    // The session cookie is gone (cleared, or the server's secret changed): only /api/me
+    // hands out a new one. Get it, then try once more.
+    if (error.code !== 'no_session' || path === '/api/me') throw error;
+    await call('/api/me', 'GET');
+    return call(path, method, body);
+  }
+}
+
+async function call(path, method, body) {
   const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';

@@ -1,6 +1,6 @@
 // Server-Sent Events: an EventSource that the page keeps alive.
 
-import { setConnectionState } from '/shared/connection.js';
+import { setConnectionState, showReconnecting } from '/shared/connection.js';
 
 // Delays before the page itself reopens a stream the browser gave up on.
 const REOPEN_DELAYS_MS = [1000, 2000, 5000, 10000, 20000, 30000];
@@ -76,18 +76,29 @@ export class LiveStream {
   handleError(source) {
     if (source !== this.source) return; // a stale source we already replaced
     if (source.readyState === EventSource.CONNECTING) {
-      setConnectionState(navigator.onLine === false ? 'offline' : 'reconnecting');
+      // The browser retries by itself, when the server's `retry:` hint says.
+      showReconnecting(null, () => this.retryNow());
       return;
     }
     this.closeSource();
-    setConnectionState('offline');
     this.scheduleReopen();
+  }
+
+  /** "Retry now": a fresh EventSource at once, whatever the browser or the back-off had planned. */
+  retryNow() {
+    if (this.stopped) return;
+    this.closeSource();
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.attempt = 0;
+    this.reopen();
   }
 
   scheduleReopen() {
     if (this.stopped || this.timer) return;
     const delay = REOPEN_DELAYS_MS[Math.min(this.attempt, REOPEN_DELAYS_MS.length - 1)];
     this.attempt += 1;
+    showReconnecting(Date.now() + delay, () => this.retryNow());
     this.timer = setTimeout(() => {
       this.timer = null;
       this.reopen();
@@ -101,7 +112,6 @@ export class LiveStream {
       try {
         proceed = await this.beforeReopen();
       } catch {
-        setConnectionState('offline');
         this.scheduleReopen();
         return;
       }

@@ -2,7 +2,7 @@
 // WebSocket gets through.
 
 import { toApiError } from '/shared/http.js';
-import { setConnectionState } from '/shared/connection.js';
+import { setConnectionState, showReconnecting } from '/shared/connection.js';
 import { backoffDelay, sleep } from '/shared/backoff.js';
 
 /**
@@ -54,7 +54,9 @@ export class LongPoll {
       const wake = () => cut.abort();
       this.wake = wake;
       signal.addEventListener('abort', wake);
-      await sleep(backoffDelay(attempt), cut.signal);
+      const delay = backoffDelay(attempt);
+      showReconnecting(Date.now() + delay, wake);
+      await sleep(delay, cut.signal);
       signal.removeEventListener('abort', wake);
       if (this.wake === wake) this.wake = null;
       attempt += 1;
@@ -75,7 +77,6 @@ export class LongPoll {
         data = await response.json().catch(() => null);
       } catch {
         if (signal.aborted) return;
-        setConnectionState(navigator.onLine === false || attempt > 1 ? 'offline' : 'reconnecting');
         await backOff();
         continue;
       }
@@ -89,7 +90,6 @@ export class LongPoll {
           return;
         }
         if (response.status >= 500 || response.status === 429 || !this.beforeReopen) {
-          setConnectionState(attempt > 1 ? 'offline' : 'reconnecting');
           await backOff();
           continue;
         }

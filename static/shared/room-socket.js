@@ -1,7 +1,7 @@
 // The room WebSocket: the same room events as the SSE stream, and chats sent over it.
 
 import { ApiError } from '/shared/http.js';
-import { setConnectionState } from '/shared/connection.js';
+import { setConnectionState, showReconnecting } from '/shared/connection.js';
 import { parseJson } from '/shared/live-stream.js';
 import { backoffDelay } from '/shared/backoff.js';
 
@@ -163,7 +163,7 @@ export class RoomSocket {
     if (this.stopped || this.timer) return;
     const delay = backoffDelay(this.attempt);
     this.attempt += 1;
-    setConnectionState(navigator.onLine === false || this.attempt > 2 ? 'offline' : 'reconnecting');
+    showReconnecting(Date.now() + delay, () => this.reopenNow());
     this.timer = setTimeout(() => {
       this.timer = null;
       this.reopen(refused);
@@ -178,7 +178,6 @@ export class RoomSocket {
         proceed = await this.beforeReopen();
       } catch {
         if (this.stopped) return;
-        setConnectionState('offline');
         this.scheduleReopen(true);
         return;
       }

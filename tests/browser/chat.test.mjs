@@ -110,7 +110,7 @@ test('a GIF picked in the file input is previewed, sent, and shown to both as an
       },
       gifId,
     );
-    assert.match(await img.getAttribute('src'), /^\/gifs\//);
+    assert.match(await img.getAttribute('src'), /^\/api\/rooms\/[0-9a-f-]+\/gifs\/[0-9a-f]{64}\.gif$/);
   }
   assert.equal(colourMismatch(await authorColour(pageA, gifId), meB.color), null);
 });

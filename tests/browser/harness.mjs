@@ -199,7 +199,10 @@ export function assertNoErrors(errors) {
  * Chrome's network log lines for connections cut or refused by a server that is down. Only
  * `takeOutageErrors` removes them, for the time a test kills the server on purpose.
  */
-const OUTAGE_ERRORS = /: console: Failed to load resource: net::ERR_(INCOMPLETE_CHUNKED_ENCODING|CONNECTION_REFUSED|CONNECTION_RESET|EMPTY_RESPONSE)( \[.*\])?$/;
+const OUTAGE_ERRORS = new RegExp(
+  ': console: (Failed to load resource|WebSocket connection to \'[^\']*\' failed: Error in connection establishment): '
+  + 'net::ERR_(INCOMPLETE_CHUNKED_ENCODING|CONNECTION_REFUSED|CONNECTION_RESET|EMPTY_RESPONSE)( \\[.*\\])?$',
+);
 
 /**
  * Removes from `errors` (from index `mark` on) the lines a deliberate server outage causes,
