@@ -41,8 +41,10 @@ esac
 grace=10s
 if [ "$scenario" = 4 ]; then grace=120s; fi
 
+# The generator opens every session and stream from one or two addresses: the per-address
+# limits on new sessions and open streams are off, like the write limits.
 PORT=$port DATABASE_URL=$url PRESENCE_GRACE=$grace MAX_ROOM_CAPACITY=2100 RATE_LIMIT_BURST=0 MAX_STREAMS_PER_SESSION=0 \
-  RUST_LOG=warn "$target/gif-chat" &
+  NEW_SESSION_BURST=0 MAX_STREAMS_PER_ADDRESS=0 RUST_LOG=warn "$target/gif-chat" &
 server=$!
 cleanup() {
   kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true

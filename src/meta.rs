@@ -24,7 +24,7 @@ pub fn router(with_metrics: bool) -> Router<AppState> {
     if with_metrics {
         router.merge(metrics_router())
     } else {
-        router
+        router.route("/metrics", get(crate::web::api_not_found))
     }
 }
 

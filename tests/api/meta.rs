@@ -164,6 +164,7 @@ async fn metrics_can_have_a_listener_of_their_own() {
     .await;
     let public = reqwest::get(format!("{}/metrics", app.address)).await.unwrap();
     assert_eq!(public.status(), reqwest::StatusCode::NOT_FOUND);
+    assert_eq!(public.json::<serde_json::Value>().await.unwrap()["error"], "not_found");
     let private = reqwest::get(format!("http://{}/metrics", app.metrics_address.unwrap())).await.unwrap();
     assert_eq!(private.status(), reqwest::StatusCode::OK);
     assert!(private.text().await.unwrap().contains("gifchat_open_streams"));

@@ -41,6 +41,17 @@ async fn twenty_concurrent_gif_bombs_cost_bounded_memory_and_the_server_keeps_an
             browser.http.post(url).multipart(form).send().await.unwrap().status()
         }
     };
+    // The bomb (16 frames) from 40 outsiders: refused before a byte is decoded.
+    let big_bomb = gif_bomb(16);
+    let outsider = Browser::new(&server.url());
+    outsider.cookie().await; // a session, but no seat in the room
+    let cpu_before = server.cpu_time();
+    for _ in 0..40 {
+        assert_eq!(upload(outsider.clone(), big_bomb.clone()).await, StatusCode::FORBIDDEN);
+    }
+    let refused_cpu = server.cpu_time() - cpu_before;
+    println!("40 refused {} KB bomb uploads by outsiders: {refused_cpu:?} of server CPU", big_bomb.len() / 1000);
+    assert_eq!(server.metric("gifchat_gif_checks_total").await, 0.0, "nothing refused was decoded");
     assert_eq!(upload(alice.clone(), bomb.clone()).await, StatusCode::CREATED);
     let before = server.rss_kib();
     let uploads = tokio::spawn(futures_util::future::join_all((0..20).map(|_| upload(alice.clone(), bomb.clone()))));
