@@ -27,7 +27,7 @@ pub struct Config {
     pub database_url: String,
 
     /// Secret that signs session cookies (at least 32 bytes). When unset, a random one is
-    /// generated at start-up, so sessions do not survive a restart.
+    /// made once and kept in the database, so sessions survive restarts.
     #[arg(long, env = "COOKIE_SECRET", hide_env_values = true)]
     pub cookie_secret: Option<String>,
 
@@ -160,7 +160,8 @@ pub struct Config {
     #[arg(long, env = "BODY_READ_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub body_read_timeout: Duration,
 
-    /// How often GIFs that no message refers to any more (their room was deleted) are deleted.
+    /// How often GIFs that no message refers to any more (their room was deleted) are deleted;
+    /// `0` never deletes them.
     #[arg(long, env = "GIF_SWEEP_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
     pub gif_sweep_interval: Duration,
 
@@ -214,20 +215,28 @@ impl std::fmt::Debug for Config {
 /// → `postgres://user:***@host/db?password=***&sslmode=require`. libpq takes a password in
 /// the user info or as a query parameter; both are hidden.
 pub fn redact_url(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
     };
-    let mut redacted = match base.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((userinfo, host)) => match userinfo.split_once(':') {
-                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-                None => base.to_owned(),
-            },
-            None => base.to_owned(),
+    // The user info ends at the last `@` (a password may hold a raw `?` or `/`); should that
+    // `@` belong to the query instead, more is hidden than needed, never less.
+    let (userinfo, after) = match rest.rsplit_once('@') {
+        Some((userinfo, after)) => (Some(userinfo), after),
+        None => (None, rest),
+    };
+    let (host, query) = match after.split_once('?') {
+        Some((host, query)) => (host, Some(query)),
+        None => (after, None),
+    };
+    let mut redacted = format!("{scheme}://");
+    match userinfo {
+        Some(userinfo) => match userinfo.split_once(':') {
+            Some((user, _)) => redacted.push_str(&format!("{user}:***@")),
+            None => redacted.push_str(&format!("{userinfo}@")),
         },
-        None => base.to_owned(),
-    };
+        None => {}
+    }
+    redacted.push_str(host);
     if let Some(query) = query {
         let pairs: Vec<String> = query
             .split('&')
@@ -261,5 +270,6 @@ mod tests {
             "postgres://app@h/db?sslmode=require&password=***&sslpassword=***"
         );
         assert_eq!(redact_url("postgres://u:pw@h/db?password=pw2"), "postgres://u:***@h/db?password=***");
+        assert_eq!(redact_url("postgres://u:p?w/d@h/db"), "postgres://u:***@h/db", "a raw ? in the password");
     }
 }

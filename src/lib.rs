@@ -53,6 +53,9 @@ use crate::{
     state::AppState,
 };
 
+/// The name of the cookie-signing secret the server keeps in its database without COOKIE_SECRET.
+const COOKIE_SECRET_NAME: &str = "cookie_secret";
+
 /// Largest JSON body; a chat of 1,000 four-byte characters is 4 KB.
 const JSON_BODY_LIMIT: usize = 64 * 1024;
 
@@ -75,11 +78,12 @@ impl Application {
             Some(secret) if secret.len() >= 32 => SessionKey::new(secret.as_bytes()),
             Some(_) => anyhow::bail!("COOKIE_SECRET must be at least 32 bytes long"),
             None => {
-                tracing::warn!(
-                    "COOKIE_SECRET is not set: using a random one, so sessions end when the server restarts \
-                     (and instances sharing a database must all be given the same secret)"
-                );
-                SessionKey::random()
+                // Kept in the database, so sessions survive a restart (a restart must not
+                // turn every member into a stranger) and instances on one database agree.
+                let candidate = hex::encode(SessionKey::random_secret());
+                let stored = store.secret(COOKIE_SECRET_NAME, &candidate).await?;
+                tracing::info!("COOKIE_SECRET is not set: signing sessions with the secret kept in the database");
+                SessionKey::new(stored.as_bytes())
             }
         };
         let shutdown = CancellationToken::new();
@@ -98,7 +102,6 @@ impl Application {
             hub: Hub::new(config.room_channel_capacity, metrics.clone()),
             limits: Arc::new(limits::Limits::new(&config, metrics.clone())),
             metrics,
-
             presence: Presence::new(store.clone(), config.presence_grace, shutdown.clone()),
             config: Arc::new(config),
             store,
@@ -212,10 +215,13 @@ impl Application {
 /// crashed instance beside live ones) nothing is extended: they have been renewing their
 /// seats and reaping the dead instance's.
 async fn resume_seats_after_outage(state: &AppState) -> anyhow::Result<()> {
-    if !state.store.is_sole_instance().await? {
+    // Alone, or beside others that renew nothing (they all came back at once, or the
+    // connections of a crashed host linger in PostgreSQL's view): the seats are orphans.
+    let now = chrono::Utc::now();
+    if !state.store.is_sole_instance().await? && state.store.has_live_seats(now).await? {
         return Ok(());
     }
-    let until = chrono::Utc::now() + state.config.presence_lease + state.config.presence_grace;
+    let until = now + state.config.presence_lease + state.config.presence_grace;
     let resumed = state.store.resume_seats(until).await?;
     if resumed > 0 {
         tracing::info!(seats = resumed, %until, "kept the seats of the last run for their clients to come back");
@@ -248,8 +254,6 @@ fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), web::resolve_client_address))
         .layer(middleware::from_fn(web::reject_cross_site_writes))
         .layer(middleware::from_fn_with_state(state.clone(), error::observe_errors));
-    web::with_security_headers(app, state.config.is_tls())
-        .layer(telemetry::trace_layer())
-        .route("/favicon.ico", get(|| async { axum::response::Redirect::permanent("/favicon.svg") }))
-        .with_state(state)
+    let app = app.route("/favicon.ico", get(|| async { axum::response::Redirect::permanent("/favicon.svg") }));
+    web::with_security_headers(app, state.config.is_tls()).layer(telemetry::trace_layer()).with_state(state)
 }

@@ -79,9 +79,6 @@ struct Opener<'a> {
     /// (no session, or a request from another site) the stream is a viewer's: it shows what
     /// the room shows anyone who may read it, and nobody sees the viewer.
     session: Option<&'a Session>,
-    /// Who reads: the member, or the viewer's (possibly made-up) identity, for access checks
-    /// and whispers.
-    identity: &'a Identity,
     address: ClientAddress,
 }
 
@@ -104,14 +101,17 @@ async fn open_room(
     // First, as it costs nothing: an address holding its share of streams is refused before
     // any database work.
     let slot = state.limits.stream(opener.address)?;
-    let reader = opener.identity.id;
-    access::ensure_can_read(state, room, reader, opener.address).await?;
     let Some(Session(member)) = opener.session else {
+        // Nobody, as far as the room is concerned: no grant, no whispers. (A cookie that came
+        // from another site's page must not let that page read its visitor's whispers.)
+        let reader = crate::domain::UserId::random();
+        access::ensure_can_read(state, room, reader, opener.address).await?;
         access::ensure_not_barred(state, room, reader, opener.address).await?;
         let live = state.hub.subscribe_room(room);
         let feed = RoomFeed::open(&state.hub, live, state.store.clone(), room, reader, resume, with_members).await?;
         return Ok((feed, StreamHold { _slot: slot, _presence: None }));
     };
+    access::ensure_can_read(state, room, member.id, opener.address).await?;
     // Counted before the seat, so a refused stream never announces a join.
     let limit = state.config.max_streams_per_session;
     let presence = state.presence.hold(room, member.id, limit).ok_or_else(|| ApiError::TooManyRequests {
@@ -151,7 +151,7 @@ async fn room_events(
     handoff: Option<Extension<Handoff>>,
 ) -> Result<Response, ApiError> {
     let resume = resume_point(&headers, query)?;
-    let opener = Opener { session: session.as_ref(), identity: &identity, address };
+    let opener = Opener { session: session.as_ref(), address };
     let (feed, hold) = match open_room(&state, opener, room, resume, state.config.presence_lease, true).await {
         Err(err) if resume.is_some() && is_room_gone(&err) => {
             return Ok(sse::room_gone(&Frame::resync_room_gone(room), &state.metrics))
@@ -176,7 +176,7 @@ async fn room_socket(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let resume = resume_point(&HeaderMap::new(), query)?;
-    let opener = Opener { session: session.as_ref(), identity: &identity, address };
+    let opener = Opener { session: session.as_ref(), address };
     let (feed, hold) = match open_room(&state, opener, room, resume, state.config.presence_lease, true).await {
         Err(err) if resume.is_some() && is_room_gone(&err) => {
             let frame = Frame::resync_room_gone(room);
@@ -217,7 +217,7 @@ pub async fn long_poll(
     after: Option<i64>,
     wait: u64,
 ) -> Result<Response, ApiError> {
-    let opener = Opener { session, identity, address };
+    let opener = Opener { session, address };
     let (mut feed, _hold) = open_room(state, opener, room, after, state.config.presence_grace, false).await?;
     let _open = state.metrics.stream_opened(Transport::Poll);
     let wait = Duration::from_secs(wait);

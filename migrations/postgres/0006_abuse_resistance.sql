@@ -16,3 +16,11 @@ CREATE TABLE room_address_bans (
 -- A GIF is served only through a room that has a message carrying it, and its bytes are
 -- deleted once no message does: both look messages up by GIF.
 CREATE INDEX messages_by_gif ON messages (gif_id) WHERE gif_id IS NOT NULL;
+
+-- Secrets the server makes for itself when the operator gives none: the key that signs
+-- session cookies, so sessions survive a restart and every instance on this database accepts
+-- the others' cookies without COOKIE_SECRET.
+CREATE TABLE server_secrets (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

@@ -9,3 +9,8 @@ CREATE TABLE room_address_bans (
 ) WITHOUT ROWID;
 
 CREATE INDEX messages_by_gif ON messages (gif_id) WHERE gif_id IS NOT NULL;
+
+CREATE TABLE server_secrets (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;

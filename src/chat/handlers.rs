@@ -70,6 +70,8 @@ pub async fn list_messages(
     }
     let page = query.page()?;
     access::ensure_can_read(&state, room, identity.id, address).await?;
+    // An address barred by a kick does not get to read along either.
+    access::ensure_not_barred(&state, room, identity.id, address).await?;
     Ok(Json(MessageList { messages: state.store.messages(room, page, identity.id).await? }).into_response())
 }
 

@@ -33,45 +33,32 @@ fn trimmed_within(raw: &str, min: usize, max: usize) -> Option<String> {
     (min..=max).contains(&chars).then(|| trimmed.to_owned())
 }
 
-/// Characters that change how text around them is shown without being seen themselves:
-/// direction overrides and isolates (U+202A–U+202E, U+2066–U+2069), zero-width spaces and
-/// marks, the byte-order mark, soft hyphens, tags. In a name or title they allow
-/// impersonation ("Bob" and "B\u{200B}ob") and scrambled text ("\u{202E}txt.exe").
-/// The zero-width joiner is allowed after an emoji, where it builds one (👩‍👩‍👧), but not
-/// after a letter, where it only hides.
+/// Characters that change how text around them is shown without being seen themselves: every
+/// format character (Unicode category Cf: direction overrides and isolates, zero-width spaces
+/// and marks, the byte-order mark, soft hyphens, tags, …) and the few letters and marks that
+/// render as nothing (Hangul fillers, the combining grapheme joiner). In a name or title they
+/// allow impersonation ("Bob" and "B\u{200B}ob") and scrambled text ("\u{202E}txt.exe").
+/// The zero-width joiner is allowed between two emoji, where it builds one (👩‍👩‍👧), and
+/// nowhere else.
 pub fn invisible_character(text: &str) -> Option<char> {
-    let mut previous: Option<char> = None;
-    for c in text.chars() {
+    use unicode_properties::{GeneralCategory, UnicodeEmoji, UnicodeGeneralCategory};
+    let is_emoji = |c: Option<char>| c.is_some_and(|c| !c.is_ascii() && c.is_emoji_char());
+    let chars: Vec<char> = text.chars().collect();
+    chars.iter().enumerate().find_map(|(i, &c)| {
         let hidden = match c {
-            '\u{200D}' => previous.is_none_or(|p| p.is_alphanumeric() || p.is_whitespace()),
-            '\u{00AD}'
-            | '\u{034F}'
-            | '\u{061C}'
+            '\u{200D}' => !(is_emoji(i.checked_sub(1).map(|p| chars[p])) && is_emoji(chars.get(i + 1).copied())),
+            '\u{034F}'
             | '\u{115F}'
             | '\u{1160}'
             | '\u{17B4}'
             | '\u{17B5}'
             | '\u{180B}'..='\u{180F}'
-            | '\u{200B}'
-            | '\u{200C}'
-            | '\u{200E}'
-            | '\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{206F}'
             | '\u{3164}'
-            | '\u{FEFF}'
-            | '\u{FFA0}'
-            | '\u{FFF9}'..='\u{FFFB}'
-            | '\u{1D173}'..='\u{1D17A}'
-            | '\u{E0000}'..='\u{E007F}' => true,
-            _ => false,
+            | '\u{FFA0}' => true,
+            c => c.general_category() == GeneralCategory::Format,
         };
-        if hidden {
-            return Some(c);
-        }
-        previous = Some(c);
-    }
-    None
+        hidden.then_some(c)
+    })
 }
 
 /// The sentence for a refused invisible character, naming it by code point.
@@ -85,7 +72,17 @@ mod invisible_tests {
 
     #[test]
     fn invisible_and_bidi_characters_are_found_and_emoji_joins_are_not() {
-        for bad in ["B\u{200B}ob", "\u{202E}txt.exe", "a\u{2066}b\u{2069}", "\u{FEFF}x", "Bo\u{200D}b", "x\u{00AD}y"] {
+        for bad in [
+            "B\u{200B}ob",
+            "\u{202E}txt.exe",
+            "a\u{2066}b\u{2069}",
+            "\u{FEFF}x",
+            "Bo\u{200D}b",
+            "x\u{00AD}y",
+            "\u{0600}x",
+            "Bob👍\u{200D}",
+            "Bob👍\u{200D}\u{200D}👍",
+        ] {
             assert!(invisible_character(bad).is_some(), "{bad:?}");
         }
         for good in ["Zoë", "李小龙", "👩\u{200D}👩\u{200D}👧", "O'Brien", "❤\u{FE0F}"] {

@@ -27,10 +27,15 @@ impl SessionKey {
     }
 
     pub fn random() -> Self {
+        Self(Self::random_secret().to_vec())
+    }
+
+    /// 32 bytes from the operating system's generator: a fresh secret.
+    pub fn random_secret() -> [u8; 32] {
         use rand::RngCore;
-        let mut secret = vec![0u8; 32];
+        let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
-        Self(secret)
+        secret
     }
 
     fn mac(&self) -> HmacSha256 {

@@ -9,6 +9,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// The longest `Retry-After` a bucket asks for.
+const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
+
 /// A bucket's shape.
 #[derive(Clone, Copy, Debug)]
 pub struct Rate {
@@ -56,6 +59,16 @@ impl<K: Hash + Eq> Buckets<K> {
         self.with_bucket(key, Instant::now(), |_, _| {}, cost)
     }
 
+    /// Gives back `cost` tokens taken for something that turned out not to count (a right
+    /// password, an upload the server was too busy to check).
+    pub fn refund(&self, key: K, cost: f64) {
+        let Some(rate) = self.rate else { return };
+        let mut inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(bucket) = inner.map.get_mut(&key) {
+            bucket.tokens = (bucket.tokens + cost).min(rate.burst);
+        }
+    }
+
     fn take_at(&self, key: K, cost: f64, now: Instant) -> Result<(), Duration> {
         self.with_bucket(key, now, |bucket, cost| bucket.tokens -= cost, cost)
     }
@@ -85,7 +98,9 @@ impl<K: Hash + Eq> Buckets<K> {
             spend(bucket, cost);
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((cost - bucket.tokens) / rate.per_second))
+            // A rate so small that the wait overflows a Duration is a day's wait all the same.
+            let wait = Duration::try_from_secs_f64((cost - bucket.tokens) / rate.per_second);
+            Err(wait.unwrap_or(MAX_WAIT).min(MAX_WAIT))
         }
     }
 }
@@ -115,5 +130,10 @@ mod tests {
         assert!(buckets.take("k", 60.0).is_ok());
         assert!(buckets.take("k", 60.0).unwrap_err() > Duration::from_secs(15));
         assert!(Buckets::<&str>::new(Rate::new(0.0, 1.0)).take("k", 1e9).is_ok(), "no rate, no limit");
+        buckets.refund("k", 60.0);
+        assert!(buckets.take("k", 60.0).is_ok(), "a refund puts the tokens back");
+        let glacial = Buckets::new(Rate::new(1.0, 1e-300));
+        assert!(glacial.take("k", 1.0).is_ok());
+        assert_eq!(glacial.take("k", 1.0).unwrap_err(), MAX_WAIT, "no overflow, no panic");
     }
 }

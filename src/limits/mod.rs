@@ -62,11 +62,16 @@ impl Limits {
         }
     }
 
-    /// One write (a post, a join, an upload, a new room) by `user` from `address`.
+    /// One write (a post, a join, an upload, a new room) by `user` from `address`. The session
+    /// pays first: a session refused for flooding must not use up the budget of everyone else
+    /// behind its address.
     pub fn write(&self, user: UserId, address: ClientAddress) -> Result<(), ApiError> {
         let throttled = |wait| ApiError::throttled("rate_limited", "too many requests", wait);
-        self.writes_per_address.take(address, 1.0).map_err(throttled)?;
-        self.writes_per_session.take(user, 1.0).map_err(throttled)
+        self.writes_per_session.take(user, 1.0).map_err(throttled)?;
+        self.writes_per_address.take(address, 1.0).map_err(|wait| {
+            self.writes_per_session.refund(user, 1.0);
+            throttled(wait)
+        })
     }
 
     /// One new session (anonymous identity) for `address`.
@@ -84,14 +89,16 @@ impl Limits {
         })
     }
 
-    /// Refuses (before any hashing) an address that guessed this room's password wrong too often.
-    pub fn may_guess_password(&self, room: RoomId, address: ClientAddress) -> Result<(), ApiError> {
-        self.password_failures.check((room, address), 1.0).map_err(too_many_attempts)
+    /// A guess at this room's password from `address`, counted as wrong until it proves
+    /// right: taken before any hashing, so guesses sent all at once are limited as well as
+    /// guesses sent one after another.
+    pub fn password_guess(&self, room: RoomId, address: ClientAddress) -> Result<(), ApiError> {
+        self.password_failures.take((room, address), 1.0).map_err(too_many_attempts)
     }
 
-    /// Counts a wrong password from `address`.
-    pub fn password_failed(&self, room: RoomId, address: ClientAddress) {
-        let _ = self.password_failures.take((room, address), 1.0);
+    /// The guess was right: it does not count against the address.
+    pub fn password_was_right(&self, room: RoomId, address: ClientAddress) {
+        self.password_failures.refund((room, address), 1.0);
     }
 
     /// Whether `address` has quota left for an upload of about `bytes`, before a byte of it
@@ -103,6 +110,11 @@ impl Limits {
     /// Counts `bytes` uploaded from `address` against its quota, or refuses them.
     pub fn uploaded(&self, address: ClientAddress, bytes: usize) -> Result<(), ApiError> {
         self.upload_bytes.take(address, bytes as f64).map_err(upload_quota)
+    }
+
+    /// An upload the server did not check after all (it was busy): its bytes do not count.
+    pub fn upload_not_checked(&self, address: ClientAddress, bytes: usize) {
+        self.upload_bytes.refund(address, bytes as f64);
     }
 
     /// A turn at hashing a password.

@@ -17,7 +17,9 @@ pub fn spawn_background_tasks(state: &AppState, tasks: &mut JoinSet<()>) {
     let heartbeat = (config.presence_lease / 3).min(config.presence_grace / 2).max(Duration::from_millis(100));
     tasks.spawn(every(heartbeat, state.clone(), renew_seats));
     tasks.spawn(every(config.reap_interval, state.clone(), reap_seats));
-    tasks.spawn(every(config.gif_sweep_interval, state.clone(), sweep_gifs));
+    if !config.gif_sweep_interval.is_zero() {
+        tasks.spawn(every(config.gif_sweep_interval, state.clone(), sweep_gifs));
+    }
 }
 
 /// Only GIFs stored at least one sweep interval ago are candidates, so an upload whose message

@@ -20,7 +20,18 @@ pub struct RoomList {
     rooms: Vec<Room>,
     /// The `after` of the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<RoomId>,
+    next: Option<String>,
+}
+
+/// A page cursor: the last room's creation time (µs since the epoch) and id, which is where
+/// the next page starts even if that room has gone meanwhile.
+fn cursor(room: &Room) -> String {
+    format!("{}_{}", room.created_at.timestamp_micros(), room.id)
+}
+
+fn parse_cursor(raw: &str) -> Option<(chrono::DateTime<chrono::Utc>, RoomId)> {
+    let (micros, id) = raw.split_once('_')?;
+    Some((chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?, RoomId::parse(id)?))
 }
 
 #[derive(Deserialize)]
@@ -41,16 +52,13 @@ pub async fn list_rooms(
     }
     let after = match query.after.as_deref() {
         None => None,
-        Some(raw) => Some(RoomId::parse(raw).ok_or_else(|| invalid("after must be a room id"))?),
+        Some(raw) => Some(parse_cursor(raw).ok_or_else(|| invalid("after must be the `next` of an earlier page"))?),
     };
     // One more than asked, to know whether a next page exists.
-    let mut rooms = match state.store.rooms_page(RoomPage { after, limit: limit + 1 }).await {
-        Err(crate::storage::StorageError::NotFound) => return Err(invalid("after names no room (it may be gone)")),
-        page => page?,
-    };
+    let mut rooms = state.store.rooms_page(RoomPage { after, limit: limit + 1 }).await?;
     let next = (rooms.len() > limit as usize).then(|| {
         rooms.truncate(limit as usize);
-        rooms[rooms.len() - 1].id
+        cursor(&rooms[rooms.len() - 1])
     });
     Ok(Json(RoomList { rooms, next }))
 }
@@ -121,7 +129,7 @@ pub struct JoinRoom {
 
 /// The body is optional (an open room needs none), so it is parsed by hand: empty means `{}`.
 /// A password is checked only if the address has not guessed wrong too often (before any
-/// hashing), and then with a turn at the hasher; a wrong one counts against the address.
+/// hashing), and then with a turn at the hasher; only a wrong one counts against the address.
 #[tracing::instrument(skip_all, fields(room.id = %id, user.id = %identity.id))]
 pub async fn join_room(
     State(state): State<AppState>,
@@ -157,13 +165,16 @@ pub async fn join_room(
         if !state.store.has_access(id, identity.id).await? {
             let is_right = match RoomPassword::parse(input.password.as_deref())? {
                 Some(given) => {
-                    state.limits.may_guess_password(id, address)?;
-                    password::matches(given, hash, state.limits.hashing().await?).await?
+                    state.limits.password_guess(id, address)?;
+                    let is_right = password::matches(given, hash, state.limits.hashing().await?).await?;
+                    if is_right {
+                        state.limits.password_was_right(id, address);
+                    }
+                    is_right
                 }
                 None => false,
             };
             if !is_right {
-                state.limits.password_failed(id, address);
                 return Err(ApiError::Forbidden {
                     code: "wrong_password",
                     message: "the password is not right".into(),
@@ -220,8 +231,8 @@ pub async fn transfer_ownership(
     Ok(Json(room))
 }
 
-/// The target of an owner's action on someone else. Naming yourself is a mistake only the
-/// owner can make (422); anyone else is refused as a non-owner, whoever they name.
+/// The target of an owner's action on someone else. Anyone but the owner is refused as a
+/// non-owner (403) whoever they name; the owner naming themselves or garbage gets 422.
 async fn other_member(
     state: &AppState,
     room: RoomId,
@@ -229,11 +240,13 @@ async fn other_member(
     identity: &Identity,
     if_self: &str,
 ) -> Result<UserId, ApiError> {
+    // A stale check (storage checks again, under the room's lock), so that whatever a
+    // non-owner names, they hear first that they are not the owner.
+    if state.store.room(room).await?.owner.id != identity.id {
+        return Err(ApiError::not_owner());
+    }
     let user = UserId::parse(raw).ok_or_else(|| Invalid::new("invalid_user", "expected a user id"))?;
     if user == identity.id {
-        if state.store.room(room).await?.owner.id != identity.id {
-            return Err(ApiError::not_owner());
-        }
         return Err(Invalid::new("invalid_user", if_self).into());
     }
     Ok(user)

@@ -1,9 +1,11 @@
 //! A TLS connection that completes its handshake and then sends nothing must not stay open:
-//! over HTTPS, hyper's own header timeout only starts once it knows the protocol (which it
-//! learns from the client's first bytes), so a silent connection would hold its socket and
-//! its TLS state for ever. [`FirstBytesWithin`] wraps the TLS acceptor and gives every new
-//! connection `limit` to send its first byte; after that, HTTP/1's header timeout covers each
-//! request, and HTTP/2's pings a peer that went away.
+//! over HTTPS, hyper's own header timeout only starts once it knows the protocol, which it
+//! learns by reading up to the 24 bytes of HTTP/2's preface, with no time limit; so a silent
+//! connection (or one that sends `PRI` and stops) would hold its socket and its TLS state for
+//! ever. [`FirstBytesWithin`] wraps the TLS acceptor and gives every new connection `limit` to
+//! send its first [`OPENING`] bytes: more than any HTTP/2 client sends at once (the preface
+//! and its SETTINGS frame), and about the shortest HTTP/1.1 request. After that, HTTP/1's
+//! header timeout covers each request, and HTTP/2's pings a peer that went away.
 
 use std::{
     future::Future,
@@ -15,7 +17,11 @@ use std::{
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// An acceptor whose connections fail their first read if no byte arrives within `limit`.
+/// What a connection must send within the limit: HTTP/2's 24-byte preface and a frame header.
+pub const OPENING: usize = 24 + 9;
+
+/// An acceptor whose connections fail their reads if their first [`OPENING`] bytes have not
+/// arrived within `limit`.
 #[derive(Clone)]
 pub struct FirstBytesWithin<A> {
     pub inner: A,
@@ -36,29 +42,37 @@ where
         let limit = self.limit;
         Box::pin(async move {
             let (stream, service) = accepted.await?;
-            Ok((FirstBytes { inner: stream, deadline: Some(Box::pin(tokio::time::sleep(limit))) }, service))
+            let deadline = Some(Box::pin(tokio::time::sleep(limit)));
+            Ok((FirstBytes { inner: stream, deadline, read: 0 }, service))
         })
     }
 }
 
-/// A stream that times out its reads until the peer has sent something.
+/// A stream that times out its reads until the peer has sent its opening.
 pub struct FirstBytes<S> {
     inner: S,
-    /// Until the first byte; then gone.
+    /// Until [`OPENING`] bytes have been read; then gone.
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    read: usize,
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for FirstBytes<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let read = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let Some(deadline) = self.deadline.as_mut() else { return read };
-        match read {
-            Poll::Ready(Ok(())) if buf.filled().len() > before => self.deadline = None,
-            Poll::Pending if deadline.as_mut().poll(cx).is_ready() => {
-                return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "no request after the TLS handshake")));
+        if self.deadline.is_none() {
+            return read;
+        }
+        if let Poll::Ready(Ok(())) = read {
+            self.read += buf.filled().len() - before;
+            if self.read >= OPENING {
+                self.deadline = None;
             }
-            _ => {}
+            return read;
+        }
+        let Some(deadline) = self.deadline.as_mut() else { return read };
+        if read.is_pending() && deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "no request after the TLS handshake")));
         }
         read
     }

@@ -73,10 +73,11 @@ pub struct Page {
     pub limit: u32,
 }
 
-/// A page of the room list: rooms created after the room `after` (oldest first), at most `limit`.
+/// A page of the room list, oldest first: rooms after `after` (a room's creation time and id,
+/// which order the list, so a cursor stays valid after its room is gone), at most `limit`.
 #[derive(Clone, Copy, Debug)]
 pub struct RoomPage {
-    pub after: Option<RoomId>,
+    pub after: Option<(DateTime<Utc>, RoomId)>,
     pub limit: u32,
 }
 
@@ -137,13 +138,18 @@ pub trait Store: Send + Sync + 'static {
     /// Whether no other process is connected to this database: at start-up, whether this one is
     /// the first of its deployment to come back (SQLite: always, there is only ever one).
     async fn is_sole_instance(&self) -> StoreResult<bool>;
+    /// Whether any seat is still valid at `now`: someone has been renewing seats.
+    async fn has_live_seats(&self, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// The secret named `name`, stored as `candidate` if there is none yet (the first
+    /// process to ask wins; every later one gets the same).
+    async fn secret(&self, name: &str, candidate: &str) -> StoreResult<String>;
 
     /// Creates the room and gives its owner the first seat, valid until `seat_until`.
     async fn create_room(&self, room: NewRoom, seat_until: DateTime<Utc>) -> StoreResult<(Room, Message)>;
     async fn room(&self, id: RoomId) -> StoreResult<Room>;
     /// Every room, oldest first.
     async fn rooms(&self) -> StoreResult<Vec<Room>>;
-    /// A page of rooms, oldest first (`NotFound` when `after` names no room).
+    /// A page of rooms, oldest first.
     async fn rooms_page(&self, page: RoomPage) -> StoreResult<Vec<Room>>;
     /// The room's password hash, `None` for an open room; `NotFound` when there is no room.
     async fn password_hash(&self, id: RoomId) -> StoreResult<Option<String>>;

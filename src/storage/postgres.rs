@@ -363,13 +363,12 @@ impl Store for PostgresStore {
 
     async fn rooms_page(&self, page: RoomPage) -> StoreResult<Vec<Room>> {
         let rows: Vec<RoomRow> = match page.after {
-            // After the named room in (created_at, id) order, read in the same statement.
-            Some(after) => {
+            Some((created, id)) => {
                 sqlx::query_as(&format!(
-                    "{ROOM_COLUMNS}, (SELECT created_at, id FROM rooms WHERE id = $1) a \
-                 WHERE (r.created_at, r.id) > (a.created_at, a.id) ORDER BY r.created_at, r.id LIMIT $2"
+                    "{ROOM_COLUMNS} WHERE (r.created_at, r.id) > ($1, $2) ORDER BY r.created_at, r.id LIMIT $3"
                 ))
-                .bind(after.0)
+                .bind(created)
+                .bind(id.0)
                 .bind(i64::from(page.limit))
                 .fetch_all(&self.pool)
                 .await?
@@ -381,11 +380,25 @@ impl Store for PostgresStore {
                     .await?
             }
         };
-        if let Some(after) = page.after.filter(|_| rows.is_empty()) {
-            // Nothing after it, or no such room: only the second is a mistake.
-            self.room(after).await?;
-        }
         Ok(rows.into_iter().map(Room::from).collect())
+    }
+
+    async fn has_live_seats(&self, now: DateTime<Utc>) -> StoreResult<bool> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM seats WHERE expires_at > $1)")
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn secret(&self, name: &str, candidate: &str) -> StoreResult<String> {
+        Ok(sqlx::query_scalar(
+            "WITH stored AS (INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING \
+             RETURNING value) SELECT value FROM stored UNION ALL SELECT value FROM server_secrets WHERE name = $1",
+        )
+        .bind(name)
+        .bind(candidate)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     async fn is_sole_instance(&self) -> StoreResult<bool> {

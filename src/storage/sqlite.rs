@@ -265,6 +265,25 @@ impl Store for SqliteStore {
         Ok(true) // the file lock (`claim_single_instance`) saw to it
     }
 
+    async fn has_live_seats(&self, now: DateTime<Utc>) -> StoreResult<bool> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM seats WHERE expires_at > ?)")
+            .bind(millis(now))
+            .fetch_one(&self.reader)
+            .await?)
+    }
+
+    async fn secret(&self, name: &str, candidate: &str) -> StoreResult<String> {
+        sqlx::query("INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            .bind(name)
+            .bind(candidate)
+            .execute(&self.writer)
+            .await?;
+        Ok(sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = ?")
+            .bind(name)
+            .fetch_one(&self.writer)
+            .await?)
+    }
+
     async fn create_room(&self, new: NewRoom, seat_until: DateTime<Utc>) -> StoreResult<(Room, Message)> {
         let id = RoomId::random();
         let now = millis(Utc::now());
@@ -316,29 +335,15 @@ impl Store for SqliteStore {
     }
 
     async fn rooms_page(&self, page: RoomPage) -> StoreResult<Vec<Room>> {
-        let rows: Vec<RoomRow> = match page.after {
-            // After the named room in (created_at, id) order, read in the same statement.
-            Some(after) => {
-                sqlx::query_as(&format!(
-                    "{ROOM_COLUMNS}, (SELECT created_at, id FROM rooms WHERE id = ?1) a \
-                 WHERE (r.created_at, r.id) > (a.created_at, a.id) ORDER BY r.created_at, r.id LIMIT ?2"
-                ))
-                .bind(after.to_string())
-                .bind(i64::from(page.limit))
-                .fetch_all(&self.reader)
-                .await?
-            }
-            None => {
-                sqlx::query_as(&format!("{ROOM_COLUMNS} ORDER BY r.created_at, r.id LIMIT ?"))
-                    .bind(i64::from(page.limit))
-                    .fetch_all(&self.reader)
-                    .await?
-            }
-        };
-        if let Some(after) = page.after.filter(|_| rows.is_empty()) {
-            // Nothing after it, or no such room: only the second is a mistake.
-            self.room(after).await?;
-        }
+        let (created, id) = page.after.map_or((i64::MIN, String::new()), |(at, id)| (millis(at), id.to_string()));
+        let rows: Vec<RoomRow> = sqlx::query_as(&format!(
+            "{ROOM_COLUMNS} WHERE (r.created_at, r.id) > (?, ?) ORDER BY r.created_at, r.id LIMIT ?"
+        ))
+        .bind(created)
+        .bind(id)
+        .bind(i64::from(page.limit))
+        .fetch_all(&self.reader)
+        .await?;
         Ok(rows.into_iter().map(Room::from).collect())
     }
 

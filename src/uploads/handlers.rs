@@ -58,7 +58,13 @@ pub async fn create_gif(
         max_frames: state.config.max_gif_frames,
         max_total_pixels: state.config.max_gif_pixels,
     };
-    let turn = state.limits.gif_check().await?;
+    let turn = match state.limits.gif_check().await {
+        Ok(turn) => turn,
+        Err(busy) => {
+            state.limits.upload_not_checked(address, bytes.len());
+            return Err(busy);
+        }
+    };
     let checked = bytes.clone();
     let info = tokio::task::spawn_blocking(move || {
         let _turn = turn;
@@ -131,6 +137,7 @@ pub async fn get_gif(
     let room = crate::domain::RoomId::parse(&room).ok_or_else(ApiError::room_not_found)?;
     let id = file.strip_suffix(".gif").and_then(GifId::parse).ok_or_else(not_found)?;
     access::ensure_can_read(&state, room, identity.id, address).await?;
+    access::ensure_not_barred(&state, room, identity.id, address).await?;
     let etag = format!("\"{}\"", id.as_str());
     let cache_headers = [
         // `private`: a shared cache must not hand a locked room's GIF to someone else.

@@ -26,6 +26,7 @@ export class LiveStream {
     this.timer = null;
     this.attempt = 0;
     this.stopped = true;
+    this.reopening = false;
     window.addEventListener('online', () => this.reopenNow());
     window.addEventListener('offline', () => {
       if (!this.stopped) setConnectionState('offline');
@@ -86,7 +87,7 @@ export class LiveStream {
 
   /** "Retry now": a fresh EventSource at once, whatever the browser or the back-off had planned. */
   retryNow() {
-    if (this.stopped) return;
+    if (this.stopped || this.reopening) return;
     this.closeSource();
     clearTimeout(this.timer);
     this.timer = null;
@@ -106,14 +107,20 @@ export class LiveStream {
   }
 
   async reopen() {
-    if (this.stopped) return;
+    if (this.stopped || this.reopening) return;
     if (this.beforeReopen) {
+      // One at a time: a "Retry now" while re-joining must not start a second re-join.
+      this.reopening = true;
+      setConnectionState('reconnecting');
       let proceed;
       try {
         proceed = await this.beforeReopen();
       } catch {
+        this.reopening = false;
         this.scheduleReopen();
         return;
+      } finally {
+        this.reopening = false;
       }
       if (!proceed || this.stopped) return;
     }

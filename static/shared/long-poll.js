@@ -57,6 +57,8 @@ export class LongPoll {
       const delay = backoffDelay(attempt);
       showReconnecting(Date.now() + delay, wake);
       await sleep(delay, cut.signal);
+      // Trying now: the countdown and its button are done.
+      if (!signal.aborted) setConnectionState('reconnecting');
       signal.removeEventListener('abort', wake);
       if (this.wake === wake) this.wake = null;
       attempt += 1;

@@ -44,6 +44,8 @@ export class RoomSocket {
     this.attempt = 0;
     this.stopped = true;
     this.nextRef = 0;
+    /** Whether the socket being waited on was refused (never opened), so its reopen re-joins first. */
+    this.lastRefused = false;
     window.addEventListener('online', () => this.reopenNow());
     window.addEventListener('offline', () => {
       if (!this.stopped) setConnectionState('offline');
@@ -93,7 +95,8 @@ export class RoomSocket {
     clearTimeout(this.timer);
     this.timer = null;
     this.attempt = 0;
-    this.reopen(false);
+    // A socket the server refused goes through `beforeReopen` (the re-join) as ever.
+    this.reopen(this.lastRefused);
   }
 
   connect() {
@@ -161,6 +164,7 @@ export class RoomSocket {
 
   scheduleReopen(refused) {
     if (this.stopped || this.timer) return;
+    this.lastRefused = refused;
     const delay = backoffDelay(this.attempt);
     this.attempt += 1;
     showReconnecting(Date.now() + delay, () => this.reopenNow());

@@ -198,6 +198,18 @@ async fn a_cross_site_navigation_watches_but_takes_no_seat(backend: Backend) {
     let mallory_me = mallory.me().await;
     let joins: Vec<Value> = mallory.messages(&room, "").await.into_iter().filter(|m| m["change"] == "joined").collect();
     assert!(joins.iter().all(|m| m["user"] == mallory_me), "nobody else was announced: {joins:?}");
+    // The viewer is nobody to the room: the victim's grant for a locked room does not come along.
+    let (_, locked) = app.room_with_owner(json!({ "title": "locked", "password": "pw" })).await;
+    let locked = id_of(&locked);
+    assert_eq!(victim.join(&locked, json!({ "password": "pw" })).await.status(), StatusCode::OK);
+    let framed = victim
+        .http
+        .get(victim.url(&format!("/api/rooms/{locked}/events")))
+        .header("sec-fetch-site", "same-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(framed).await, (StatusCode::FORBIDDEN, "not_a_member".into()));
     // From our own page it joins, as ever.
     let own = victim
         .http
@@ -235,6 +247,8 @@ async fn a_kick_also_bars_the_kicked_address_from_the_room(backend: Backend) {
     let cookie = bob_again.jar.cookies(&bob_again.base.parse().unwrap()).unwrap();
     let ws = socket_status(&app, "127.0.0.2", &format!("/api/rooms/{room}/ws"), cookie.to_str().ok()).await;
     assert_eq!(ws, 403);
+    let history = bob_again.get(&format!("/api/rooms/{room}/messages")).await;
+    assert_eq!(error_code(history).await, (StatusCode::FORBIDDEN, "kicked".into()), "no reading along either");
     // Who was already seated there stays; the owner is never barred; other addresses join.
     assert_eq!(bobs_flatmate.say(&room, "still here").await.status(), StatusCode::CREATED);
     let carol = app.client_from("127.0.0.3");
@@ -305,6 +319,13 @@ async fn wrong_passwords_are_limited_per_room_and_address(backend: Backend) {
     let again = app.client_from("127.0.0.2").join(&room, json!({ "password": "e" })).await;
     assert_eq!(error_code(again).await, (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts".into()));
     assert_eq!(metric(&app, "gifchat_password_hashes_total").await, 5.0);
+    // Guesses sent all at once are counted as they arrive, not when their hashes finish.
+    let crowd: Vec<Client> = (0..8).map(|_| app.client_from("127.0.0.4")).collect();
+    let guesses = crowd.iter().enumerate().map(|(n, c)| c.join(&room, json!({ "password": format!("x{n}") })));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(guesses).await.iter().map(|r| r.status()).collect();
+    let hashed = statuses.iter().filter(|s| **s == StatusCode::FORBIDDEN).count();
+    assert_eq!(hashed, 3, "{statuses:?}");
+    assert_eq!(metric(&app, "gifchat_password_hashes_total").await, 8.0);
     // The room is not locked for others, nor other rooms for the guesser.
     let friend = app.client_from("127.0.0.3");
     assert_eq!(friend.join(&room, json!({ "password": "right one" })).await.status(), StatusCode::OK);
@@ -376,7 +397,10 @@ async fn a_non_owner_is_refused_as_one_whoever_they_name(backend: Backend) {
     let bob = app.client();
     bob.join_ok(&room).await;
     let bob_id = bob.me().await["id"].clone();
-    for (path, body) in [("owner", json!({ "to": bob_id })), ("kicks", json!({ "user": bob_id }))] {
+    let garbage = [("owner", json!({ "to": "nobody" })), ("kicks", json!({ "user": "nobody" }))];
+    for (path, body) in
+        [("owner", json!({ "to": bob_id })), ("kicks", json!({ "user": bob_id }))].into_iter().chain(garbage)
+    {
         let response = bob.post_json(&format!("/api/rooms/{room}/{path}"), body.clone()).await;
         assert_eq!(error_code(response).await, (StatusCode::FORBIDDEN, "not_owner".into()), "{path}");
     }
@@ -410,6 +434,14 @@ async fn the_room_list_comes_in_pages(backend: Backend) {
     let everything: Value = owner.get("/api/rooms").await.json().await.unwrap();
     assert_eq!(everything["rooms"].as_array().unwrap().len(), 5);
     assert!(everything.get("next").is_none());
+    // A cursor outlives its room: delete the room a page ended on, and the next page is still
+    // the rest of the list.
+    let first: Value = owner.get("/api/rooms?limit=2").await.json().await.unwrap();
+    let next = first["next"].as_str().unwrap().to_owned();
+    let ended_on = id_of(&first["rooms"][1]);
+    assert_eq!(owner.http.delete(owner.url(&format!("/api/rooms/{ended_on}"))).send().await.unwrap().status(), 204);
+    let rest: Value = owner.get(&format!("/api/rooms?after={next}")).await.json().await.unwrap();
+    assert_eq!(rest["rooms"].as_array().unwrap().iter().map(id_of).collect::<Vec<_>>(), created[2..].to_vec());
     for bad in ["?limit=0", "?limit=201", "?after=nope", &format!("?after={}", uuid::Uuid::new_v4())] {
         assert_eq!(error_code(owner.get(&format!("/api/rooms{bad}")).await).await.1, "invalid_query", "{bad}");
     }

@@ -15,6 +15,9 @@ async fn an_outage_longer_than_the_lease_keeps_rooms_for_their_members_to_come_b
     let short = |c: &mut gif_chat::Config| {
         c.presence_lease = Duration::from_secs(1);
         c.presence_grace = Duration::from_millis(800);
+        // The default: no COOKIE_SECRET. The secret the server keeps in its database is what
+        // lets Bob come back as himself, not as a stranger.
+        c.cookie_secret = None;
     };
     let mut app = spawn_app_with(backend, short).await;
     let (alice, room) = app.room_with_owner(json!({ "title": "survives restarts" })).await;
