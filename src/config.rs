@@ -229,12 +229,11 @@ pub fn redact_url(url: &str) -> String {
         None => (after, None),
     };
     let mut redacted = format!("{scheme}://");
-    match userinfo {
-        Some(userinfo) => match userinfo.split_once(':') {
+    if let Some(userinfo) = userinfo {
+        match userinfo.split_once(':') {
             Some((user, _)) => redacted.push_str(&format!("{user}:***@")),
             None => redacted.push_str(&format!("{userinfo}@")),
-        },
-        None => {}
+        }
     }
     redacted.push_str(host);
     if let Some(query) = query {

@@ -20,15 +20,14 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{rejection::JsonRejection, FromRequest, Request, State},
+    extract::{rejection::JsonRejection, FromRequest, Request},
     http::{header, HeaderValue, StatusCode},
-    middleware::Next,
     response::{IntoResponse, Response},
     Json,
 };
 use serde::Serialize;
 
-use crate::{domain::Invalid, state::AppState, storage::StorageError};
+use crate::{domain::Invalid, storage::StorageError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -137,7 +136,7 @@ struct Envelope<'a> {
     message: String,
 }
 
-/// The cause of a 500, handed to [`observe_errors`] so it is logged once, in the request
+/// The cause of a 500, handed to `web::observe_errors` so it is logged once, in the request
 /// span, while the client only sees "internal error".
 #[derive(Clone)]
 pub struct InternalCause(pub Arc<anyhow::Error>);
@@ -170,21 +169,6 @@ impl IntoResponse for ApiError {
 /// The machine code of a refused request, for the metrics.
 #[derive(Clone, Copy)]
 pub struct RefusedWith(pub &'static str);
-
-/// Middleware: logs the cause of every 500 inside the request's span, and counts refusals.
-pub async fn observe_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
-        tracing::error!(error = ?cause, "request failed");
-    }
-    if let Some(RefusedWith(code)) = response.extensions().get::<RefusedWith>() {
-        state.metrics.rejected(code);
-        if *code == "unavailable" {
-            state.metrics.database_error();
-        }
-    }
-    response
-}
 
 impl From<Invalid> for ApiError {
     fn from(invalid: Invalid) -> Self {

@@ -16,6 +16,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod identity;
+mod jobs;
 pub mod limits;
 mod meta;
 pub mod metrics;
@@ -97,23 +98,30 @@ impl Application {
             ),
             _ => None,
         };
+        let hub = Hub::new(config.room_channel_capacity, metrics.clone());
         let state = AppState {
             clock: demo::spawn_clock(shutdown.clone()),
-            hub: Hub::new(config.room_channel_capacity, metrics.clone()),
+            writes: chat::deliver::Writes::new(store.clone(), hub.clone(), metrics.clone(), config.presence_grace),
+            hub,
             limits: Arc::new(limits::Limits::new(&config, metrics.clone())),
             metrics,
             presence: Presence::new(store.clone(), config.presence_grace, shutdown.clone()),
             config: Arc::new(config),
             store,
-            session_key,
-            writes: Default::default(),
             shutdown,
         };
         resume_seats_after_outage(&state).await?;
         let mut tasks = JoinSet::new();
-        realtime::spawn_background_tasks(&state, &mut tasks);
+        jobs::spawn(&state, &mut tasks);
         match postgres {
-            Some(pool) => realtime::bus::start(pool, &state, &mut tasks).await?,
+            Some(pool) => {
+                let ctx = realtime::bus::Context {
+                    hub: state.hub.clone(),
+                    store: state.store.clone(),
+                    shutdown: state.shutdown.clone(),
+                };
+                realtime::bus::start(pool, ctx, &mut tasks).await?
+            }
             None => tracing::info!("SQLite: this process is the only instance (use PostgreSQL to run several)"),
         }
         let metrics_listener = match state.config.metrics_addr {
@@ -122,7 +130,8 @@ impl Application {
             }
             None => None,
         };
-        Ok(Self { router: router(state.clone()), state, tasks, tls, metrics_listener })
+        let sessions = identity::Sessions::new(session_key, state.config.is_tls() || state.config.secure_cookies);
+        Ok(Self { router: router(state.clone(), sessions), state, tasks, tls, metrics_listener })
     }
 
     /// Where `/metrics` is served when it has a listener of its own.
@@ -229,7 +238,7 @@ async fn resume_seats_after_outage(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, sessions: identity::Sessions) -> Router {
     let static_dir = &state.config.static_dir;
     let json_api = Router::new()
         .merge(identity::router())
@@ -249,11 +258,11 @@ fn router(state: AppState) -> Router {
         .route_service("/compare", ServeFile::new(static_dir.join("compare.html")))
         .fallback_service(ServeDir::new(static_dir));
     let app = web::time_out_stalled_bodies(api.merge(pages), state.config.body_read_timeout)
-        .layer(middleware::from_fn_with_state(state.clone(), limits::writes::limit_writes))
-        .layer(middleware::from_fn_with_state(state.clone(), identity::identify))
-        .layer(middleware::from_fn_with_state(state.clone(), web::resolve_client_address))
+        .layer(middleware::from_fn_with_state(state.limits.clone(), web::limit_writes))
+        .layer(middleware::from_fn_with_state(sessions, identity::identify))
+        .layer(middleware::from_fn_with_state(web::TrustProxy(state.config.trust_proxy), web::resolve_client_address))
         .layer(middleware::from_fn(web::reject_cross_site_writes))
-        .layer(middleware::from_fn_with_state(state.clone(), error::observe_errors));
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), web::observe_errors));
     let app = app.route("/favicon.ico", get(|| async { axum::response::Redirect::permanent("/favicon.svg") }));
     web::with_security_headers(app, state.config.is_tls()).layer(telemetry::trace_layer()).with_state(state)
 }

@@ -7,7 +7,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::Config,
-    identity::SessionKey,
     realtime::{Hub, Presence},
     storage::Store,
 };
@@ -22,8 +21,6 @@ pub struct AppState {
     pub hub: Hub,
     /// This process's open room streams, which keep their users' seats alive.
     pub presence: Presence,
-    /// Signs and verifies session cookies.
-    pub session_key: SessionKey,
     /// The server clock the `/demo/sse` page shows, ticking once a second.
     pub clock: tokio::sync::watch::Receiver<i64>,
     /// What one session or client address may cost: writes, new sessions, open streams,

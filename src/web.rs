@@ -1,7 +1,7 @@
 //! Cross-cutting HTTP policy: the client's address, security headers, the CSRF check, body
 //! limits, and JSON 404/405 for the API.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Request, State},
@@ -12,7 +12,12 @@ use axum::{
 };
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::{domain::ClientAddress, error::ApiError, state::AppState};
+use crate::{
+    domain::ClientAddress,
+    error::{ApiError, InternalCause, RefusedWith},
+    limits::Limits,
+    metrics::Metrics,
+};
 
 /// The client's address: the proxy's `X-Forwarded-For` only when configured to trust one
 /// (the rightmost entry is what that proxy saw), otherwise the TCP peer. Trusting the header
@@ -29,15 +34,39 @@ pub fn client_address(peer: SocketAddr, headers: &HeaderMap, trust_proxy: bool) 
     }
 }
 
+/// Whether `X-Forwarded-For` names the client (`TRUST_PROXY`): the state of
+/// [`resolve_client_address`].
+#[derive(Clone, Copy)]
+pub struct TrustProxy(pub bool);
+
 /// Middleware: works out the request's [`ClientAddress`] once, for the limits and the logs.
-pub async fn resolve_client_address(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn resolve_client_address(
+    State(TrustProxy(trust_proxy)): State<TrustProxy>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |ConnectInfo(peer)| *peer);
-    let address = client_address(peer, request.headers(), state.config.trust_proxy);
+    let address = client_address(peer, request.headers(), trust_proxy);
     request.extensions_mut().insert(address);
     next.run(request).await
+}
+
+/// Middleware: logs the cause of every 500 inside the request's span, and counts refusals.
+pub async fn observe_errors(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
+        tracing::error!(error = ?cause, "request failed");
+    }
+    if let Some(RefusedWith(code)) = response.extensions().get::<RefusedWith>() {
+        metrics.rejected(code);
+        if *code == "unavailable" {
+            metrics.database_error();
+        }
+    }
+    response
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
@@ -52,10 +81,22 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     }
 }
 
-/// Whether a browser says this request comes from a page of another site (or from the
-/// address bar): such a request may read, but not act as its user (see `identity`).
-pub fn is_from_another_site(headers: &HeaderMap) -> bool {
-    headers.get("sec-fetch-site").is_some_and(|site| site.as_bytes() != b"same-origin")
+/// Middleware: the write limits (`limits::Limits::write`) on every POST, PATCH and DELETE
+/// (joins, chats, uploads, room creation), per session and per client address, so one client
+/// cannot flood a room or the database. Refusals are 429 `rate_limited` with `Retry-After`.
+pub async fn limit_writes(State(limits): State<Arc<Limits>>, request: Request, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(request).await;
+    }
+    let (Some(identity), Some(address)) =
+        (request.extensions().get::<crate::identity::Identity>(), request.extensions().get::<ClientAddress>())
+    else {
+        return next.run(request).await;
+    };
+    match limits.write(identity.id, *address) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => refused.into_response(),
+    }
 }
 
 /// Browsers send `Origin` (and `Sec-Fetch-Site`) on cross-site writes; a cookie-authenticated

@@ -21,10 +21,9 @@ use tokio::sync::oneshot;
 
 use crate::{
     domain::{Message, NewMessage, RoomId},
-    error::ApiError,
-    rooms::access,
-    state::AppState,
-    storage::{StorageError, StoreResult},
+    metrics::Metrics,
+    realtime::Hub,
+    storage::{Renewal, StorageError, Store, StoreResult},
 };
 
 /// Most messages written in one batch; more wait for the next one.
@@ -34,11 +33,17 @@ const MAX_BATCH: usize = 256;
 /// would otherwise wait out TCP's retransmissions, minutes, with its room's posts queued).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The queues of rooms whose writer is running. A room is in the map exactly while its writer
-/// task runs, so a post that finds its room here only has to queue.
-#[derive(Clone, Default)]
+/// The queues of rooms whose writer is running, and what a writer needs: where to store, where
+/// to publish, how long a post keeps its author's seat. A room is in the map exactly while its
+/// writer task runs, so a post that finds its room here only has to queue.
+#[derive(Clone)]
 pub struct Writes {
     queues: Arc<Mutex<HashMap<RoomId, Vec<Queued>>>>,
+    store: Arc<dyn Store>,
+    hub: Hub,
+    metrics: Metrics,
+    /// A post renews its author's seat to at least this far ahead.
+    grace: Duration,
 }
 
 struct Queued {
@@ -47,38 +52,45 @@ struct Queued {
     reply: oneshot::Sender<StoreResult<Option<Message>>>,
 }
 
-/// Stores the message (with the next ones posted to its room meanwhile) if its author holds a
-/// seat in the room, which this renews; publishes it, and returns it as stored. Without a
-/// seat: 403 (or 404 when the room is gone).
-pub async fn append_and_publish(state: &AppState, message: NewMessage) -> Result<Message, ApiError> {
-    let (room, author) = (message.room, message.author.id);
-    let (reply, answer) = oneshot::channel();
-    let start_writer = match state.writes.queues.lock().unwrap().entry(room) {
-        Entry::Occupied(mut queue) => {
-            queue.get_mut().push(Queued { message, reply });
-            false
-        }
-        Entry::Vacant(slot) => {
-            slot.insert(vec![Queued { message, reply }]);
-            true
-        }
-    };
-    if start_writer {
-        tokio::spawn(write_room(state.clone(), room));
+impl Writes {
+    pub fn new(store: Arc<dyn Store>, hub: Hub, metrics: Metrics, grace: Duration) -> Self {
+        Self { queues: Arc::default(), store, hub, metrics, grace }
     }
-    let stored = answer.await.map_err(|_| ApiError::Internal(anyhow::anyhow!("the room's writer stopped")))??;
-    match stored {
-        Some(message) => Ok(message),
-        None => Err(access::refusal(state, room, author).await),
+
+    /// How a post renews its author's seat.
+    pub fn renewal(&self) -> Renewal {
+        Renewal::ahead(self.grace)
+    }
+
+    /// Stores the message (with the next ones posted to its room meanwhile) if its author
+    /// holds a seat in the room, which this renews; publishes it, and returns it as stored;
+    /// `None` when its author holds no seat (or the room is gone).
+    pub async fn append_and_publish(&self, message: NewMessage) -> StoreResult<Option<Message>> {
+        let room = message.room;
+        let (reply, answer) = oneshot::channel();
+        let start_writer = match self.queues.lock().unwrap().entry(room) {
+            Entry::Occupied(mut queue) => {
+                queue.get_mut().push(Queued { message, reply });
+                false
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(vec![Queued { message, reply }]);
+                true
+            }
+        };
+        if start_writer {
+            tokio::spawn(write_room(self.clone(), room));
+        }
+        answer.await.map_err(|_| StorageError::Other(anyhow::anyhow!("the room's writer stopped")))?
     }
 }
 
 /// Writes the room's queue batch by batch until it is empty, then leaves the map.
-async fn write_room(state: AppState, room: RoomId) {
-    let _cleanup = LeaveOnPanic { writes: state.writes.clone(), room };
+async fn write_room(writes: Writes, room: RoomId) {
+    let _cleanup = LeaveOnPanic { writes: writes.clone(), room };
     loop {
         let batch: Vec<Queued> = {
-            let mut queues = state.writes.queues.lock().unwrap();
+            let mut queues = writes.queues.lock().unwrap();
             let Some(queue) = queues.get_mut(&room) else { return };
             if queue.is_empty() {
                 queues.remove(&room);
@@ -89,16 +101,16 @@ async fn write_room(state: AppState, room: RoomId) {
         };
         let (messages, replies): (Vec<NewMessage>, Vec<_>) = batch.into_iter().map(|q| (q.message, q.reply)).unzip();
         let started = Instant::now();
-        let write = state.store.append_posts(room, messages, access::renewal(&state));
+        let write = writes.store.append_posts(room, messages, writes.renewal());
         let written = tokio::time::timeout(WRITE_TIMEOUT, write).await.unwrap_or_else(|_| {
             Err(StorageError::Unavailable(format!("the database did not answer within {WRITE_TIMEOUT:?}")))
         });
         match written {
             Ok(stored) => {
                 for message in stored.iter().flatten() {
-                    state.hub.publish_message(message);
+                    writes.hub.publish_message(message);
                 }
-                state.metrics.batch_written(stored.iter().flatten().count(), started.elapsed());
+                writes.metrics.batch_written(stored.iter().flatten().count(), started.elapsed());
                 for (reply, message) in replies.into_iter().zip(stored) {
                     let _ = reply.send(Ok(message));
                 }

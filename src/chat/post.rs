@@ -27,8 +27,17 @@ pub async fn post_text(
             NewMessageBody::Whisper { text, to: access::seated_member(state, room, to).await? }
         }
     };
-    let message = NewMessage { room, author: identity.user(), body };
-    super::deliver::append_and_publish(state, message).await
+    append_and_publish(state, NewMessage { room, author: identity.user(), body }).await
+}
+
+/// Stores and publishes a post (text or GIF) through the room's writer, or says why its author
+/// may not post there: the one seat check every kind of post goes through.
+pub async fn append_and_publish(state: &AppState, message: NewMessage) -> Result<Message, ApiError> {
+    let (room, author) = (message.room, message.author.id);
+    match state.writes.append_and_publish(message).await? {
+        Some(stored) => Ok(stored),
+        None => Err(access::refusal(state, room, author).await),
+    }
 }
 
 fn parse_recipient(raw: &str, sender: UserId) -> Result<UserId, ApiError> {

@@ -26,7 +26,6 @@ pub use routes::router;
 use crate::{
     domain::{DisplayName, User, UserId},
     error::ApiError,
-    state::AppState,
 };
 
 pub const COOKIE_NAME: &str = "gif_chat_session";
@@ -76,19 +75,26 @@ pub fn is_stranger(extensions: &axum::http::Extensions) -> bool {
     extensions.get::<Stranger>().is_some()
 }
 
-/// The cookie's name as this server sets and reads it.
-pub fn cookie_name(config: &crate::Config) -> &'static str {
-    if config.is_tls() || config.secure_cookies {
-        SECURE_COOKIE_NAME
-    } else {
-        COOKIE_NAME
+/// How this server's session cookies are made: the key that signs them and their name.
+/// The state of [`identify`].
+#[derive(Clone)]
+pub struct Sessions {
+    pub key: SessionKey,
+    /// [`SECURE_COOKIE_NAME`] over HTTPS (or behind a TLS proxy, `SECURE_COOKIES`), else
+    /// [`COOKIE_NAME`].
+    pub cookie: &'static str,
+}
+
+impl Sessions {
+    pub fn new(key: SessionKey, secure: bool) -> Self {
+        Self { key, cookie: if secure { SECURE_COOKIE_NAME } else { COOKIE_NAME } }
     }
 }
 
 /// Middleware: resolves the cookie into an [`Identity`] (and a [`Session`]) for the handlers,
 /// and sets the cookie when a handler says so.
-pub async fn identify(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let name = cookie_name(&state.config);
+pub async fn identify(State(sessions): State<Sessions>, mut request: Request, next: Next) -> Response {
+    let name = sessions.cookie;
     let presented = request
         .headers()
         .get_all(header::COOKIE)
@@ -97,10 +103,10 @@ pub async fn identify(State(state): State<AppState>, mut request: Request, next:
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(cookie, _)| *cookie == name)
-        .and_then(|(_, value)| state.session_key.open(value));
+        .and_then(|(_, value)| sessions.key.open(value));
     match presented {
         Some(identity) => {
-            if !crate::web::is_from_another_site(request.headers()) {
+            if !is_from_another_site(request.headers()) {
                 request.extensions_mut().insert(Session(identity.clone()));
             }
             request.extensions_mut().insert(identity);
@@ -116,13 +122,19 @@ pub async fn identify(State(state): State<AppState>, mut request: Request, next:
         let secure = if name == SECURE_COOKIE_NAME { "; Secure" } else { "" };
         let cookie = format!(
             "{name}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}",
-            state.session_key.seal(&identity)
+            sessions.key.seal(&identity)
         );
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
     }
     response
+}
+
+/// Whether a browser says this request comes from a page of another site (or from the
+/// address bar): such a request may read, but not act as its user (see `identity`).
+pub fn is_from_another_site(headers: &axum::http::HeaderMap) -> bool {
+    headers.get("sec-fetch-site").is_some_and(|site| site.as_bytes() != b"same-origin")
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Identity {

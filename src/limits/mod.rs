@@ -6,7 +6,6 @@
 
 mod bucket;
 mod slots;
-pub mod writes;
 
 use std::{sync::Arc, time::Duration};
 

@@ -17,7 +17,6 @@ use uuid::Uuid;
 use super::{Frame, Hub};
 use crate::{
     domain::{Message, RoomId, UserId},
-    state::AppState,
     storage::{StorageError, Store},
 };
 
@@ -67,16 +66,25 @@ struct Envelope {
     notice: Notice,
 }
 
+/// What the bus works with: the hub it relays into (and out of), storage to fetch what a
+/// notice names, and the server's shutdown.
+#[derive(Clone)]
+pub struct Context {
+    pub hub: Hub,
+    pub store: std::sync::Arc<dyn Store>,
+    pub shutdown: tokio_util::sync::CancellationToken,
+}
+
 /// Starts the notifier and the listener. Fails only if the first LISTEN cannot be set up.
-pub async fn start(pool: PgPool, state: &AppState, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
+pub async fn start(pool: PgPool, ctx: Context, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
     let instance = Uuid::new_v4();
     let (tx, rx) = mpsc::unbounded_channel();
     let mut listener = PgListener::connect_with(&pool).await?;
     listener.listen(CHANNEL).await?;
-    state.hub.attach_bus(tx);
+    ctx.hub.attach_bus(tx);
     tracing::info!(%instance, "listening for other instances' events");
-    tasks.spawn(notify_loop(pool.clone(), instance, rx, state.shutdown.clone()));
-    tasks.spawn(listen_loop(pool, listener, instance, state.clone()));
+    tasks.spawn(notify_loop(pool.clone(), instance, rx, ctx.shutdown.clone()));
+    tasks.spawn(listen_loop(pool, listener, instance, ctx.clone()));
     Ok(())
 }
 
@@ -128,8 +136,8 @@ async fn notify_loop(
     }
 }
 
-async fn listen_loop(pool: PgPool, mut listener: PgListener, instance: Uuid, state: AppState) {
-    let mut shutdown = std::pin::pin!(state.shutdown.clone().cancelled_owned());
+async fn listen_loop(pool: PgPool, mut listener: PgListener, instance: Uuid, ctx: Context) {
+    let mut shutdown = std::pin::pin!(ctx.shutdown.clone().cancelled_owned());
     // Every notification comes back to its sender too. `from` is serialised first, so our own
     // are recognised by their first bytes, without parsing every message we posted.
     let own = format!("{{\"from\":\"{instance}\"");
@@ -143,7 +151,7 @@ async fn listen_loop(pool: PgPool, mut listener: PgListener, instance: Uuid, sta
             Ok(Some(notification)) => match serde_json::from_str::<Envelope>(notification.payload()) {
                 Ok(envelope) if envelope.from == instance => {}
                 Ok(envelope) => {
-                    if let Err(err) = apply(&state, envelope.notice).await {
+                    if let Err(err) = apply(&ctx, envelope.notice).await {
                         tracing::warn!(error = %err, "could not apply another instance's event");
                     }
                 }
@@ -153,11 +161,11 @@ async fn listen_loop(pool: PgPool, mut listener: PgListener, instance: Uuid, sta
             // connection first, then catch up, so nothing falls between the two.
             Ok(None) | Err(_) => {
                 tracing::warn!("lost the LISTEN connection; reconnecting");
-                let Some(fresh) = reconnect(&pool, &state).await else { return };
+                let Some(fresh) = reconnect(&pool, &ctx).await else { return };
                 listener = fresh;
-                state.hub.catch_up_all();
-                match state.store.rooms().await {
-                    Ok(rooms) => state.hub.local_lobby(Frame::rooms(&rooms)),
+                ctx.hub.catch_up_all();
+                match ctx.store.rooms().await {
+                    Ok(rooms) => ctx.hub.local_lobby(Frame::rooms(&rooms)),
                     Err(err) => tracing::warn!(error = %err, "could not refresh the lobby"),
                 }
                 tracing::info!("LISTEN restored; local streams caught up from storage");
@@ -167,7 +175,7 @@ async fn listen_loop(pool: PgPool, mut listener: PgListener, instance: Uuid, sta
 }
 
 /// A new LISTEN connection, or `None` at shutdown.
-async fn reconnect(pool: &PgPool, state: &AppState) -> Option<PgListener> {
+async fn reconnect(pool: &PgPool, ctx: &Context) -> Option<PgListener> {
     let mut delay = Duration::from_millis(100);
     loop {
         let attempt = async {
@@ -180,7 +188,7 @@ async fn reconnect(pool: &PgPool, state: &AppState) -> Option<PgListener> {
             Err(err) => tracing::warn!(error = %err, ?delay, "LISTEN reconnect failed"),
         }
         tokio::select! {
-            _ = state.shutdown.cancelled() => return None,
+            _ = ctx.shutdown.cancelled() => return None,
             _ = tokio::time::sleep(delay) => {}
         }
         delay = (delay * 2).min(Duration::from_secs(5));
@@ -188,8 +196,8 @@ async fn reconnect(pool: &PgPool, state: &AppState) -> Option<PgListener> {
 }
 
 /// Delivers another process's event to this process's subscribers.
-async fn apply(state: &AppState, notice: Notice) -> Result<(), StorageError> {
-    let (hub, store): (&Hub, &dyn Store) = (&state.hub, state.store.as_ref());
+async fn apply(ctx: &Context, notice: Notice) -> Result<(), StorageError> {
+    let (hub, store): (&Hub, &dyn Store) = (&ctx.hub, ctx.store.as_ref());
     match notice {
         Notice::Message { message: Some(message), .. } => hub.local_message(&message),
         Notice::Message { room, id, message: None } => {

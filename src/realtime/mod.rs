@@ -1,9 +1,9 @@
 //! Everything that pushes events to clients. The [`Hub`] fans events out inside this process;
 //! a [`RoomFeed`] turns hub events plus storage into one gap-free, duplicate-free sequence per
 //! subscriber; transports (`sse`, `ws`, `poll`) only format what a feed yields. [`Presence`] ties open
-//! streams to seats, and `background` runs the seat heartbeat and reaper.
+//! streams to seats (`crate::jobs` runs the heartbeat and the reaper). Nothing here knows the
+//! application's state: what each piece needs it is given.
 
-mod background;
 pub mod bus;
 mod feed;
 mod frame;
@@ -14,7 +14,6 @@ mod presence;
 pub mod sse;
 pub mod ws;
 
-pub use background::spawn_background_tasks;
 pub use feed::{FeedItem, RoomFeed};
 pub use frame::Frame;
 pub use hub::{Hub, RoomEvent};

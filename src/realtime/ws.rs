@@ -1,59 +1,55 @@
-//! The WebSocket transport: the same events as SSE (same name, id and JSON, as
-//! `{"event", "id", "data"}` text frames), plus what only a two-way channel can do: clients
-//! send chats over it and get an acknowledgement or an error frame with REST's error codes.
-//! The server pings idle connections and drops ones that stop answering.
+//! WebSocket plumbing shared by the room and lobby sockets (`crate::streams::socket`) and the
+//! demo: the frames a client may send, replies that are not part of a room's sequence,
+//! liveness by ping, and closing cleanly.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::time::{interval_at, Instant};
+use tokio::time::Instant;
 
-use super::{FeedItem, Frame, LobbyFeed, RoomFeed};
-use crate::{
-    chat::post::post_text,
-    domain::{ClientAddress, RoomId},
-    error::ApiError,
-    identity::Identity,
-    metrics::Transport,
-    state::AppState,
-};
+use super::Frame;
 
 /// Largest client frame handled; larger ones (up to the socket's hard limit) get an error frame.
 pub const MAX_CLIENT_TEXT: usize = 16 * 1024;
 
 /// What a client may send: `{"type": "chat", "text": …, "to"?: user id, "ref"?: anything}`.
 #[derive(Deserialize)]
-struct ClientFrame {
+pub struct ClientFrame {
     #[serde(rename = "type")]
-    kind: String,
+    pub kind: String,
     #[serde(default)]
-    text: String,
+    pub text: String,
     #[serde(default)]
-    to: Option<String>,
+    pub to: Option<String>,
     /// Echoed in the reply, so a client can match replies to what it sent.
     #[serde(default, rename = "ref")]
-    reference: Option<serde_json::Value>,
+    pub reference: Option<serde_json::Value>,
 }
 
 /// A reply that is not part of the room's sequence: `ack` or `error`.
-fn reply(event: &'static str, data: serde_json::Value) -> Message {
+pub fn reply(event: &'static str, data: serde_json::Value) -> Message {
     Message::Text(Frame::new(event, None, &data).ws())
 }
 
-fn error_reply(code: &str, message: &str, reference: Option<serde_json::Value>) -> Message {
+pub fn error_reply(code: &str, message: &str, reference: Option<serde_json::Value>) -> Message {
     reply("error", json!({ "error": code, "message": message, "ref": reference }))
 }
 
 /// Tracks whether the peer still answers: any frame from it counts as a sign of life.
-struct Liveness {
+pub struct Liveness {
     period: Duration,
     last_heard: Instant,
 }
 
 impl Liveness {
-    fn heard(&mut self) {
+    /// A peer heard from now, expected to answer pings sent every `period`.
+    pub fn new(period: Duration) -> Self {
+        Self { period, last_heard: Instant::now() }
+    }
+
+    pub fn heard(&mut self) {
         self.last_heard = Instant::now();
     }
 
@@ -70,7 +66,7 @@ pub async fn finish_close(socket: &mut WebSocket) {
 }
 
 /// Pings a live peer (true), or closes the socket of one that stopped answering (false).
-async fn ping_or_close(socket: &mut WebSocket, liveness: &Liveness) -> bool {
+pub async fn ping_or_close(socket: &mut WebSocket, liveness: &Liveness) -> bool {
     if liveness.is_dead() {
         close(socket, 1011, "no answer to pings").await;
         return false;
@@ -78,172 +74,6 @@ async fn ping_or_close(socket: &mut WebSocket, liveness: &Liveness) -> bool {
     socket.send(Message::Ping(Default::default())).await.is_ok()
 }
 
-async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+pub async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await;
-}
-
-/// Sends the `resync` frame that says the room is gone, and closes (code 1000).
-pub async fn send_room_gone(mut socket: WebSocket, frame: Frame, state: AppState) {
-    let text = frame.ws();
-    state.metrics.delivered(Transport::WebSocket, text.len());
-    if socket.send(Message::Text(text)).await.is_ok() {
-        close(&mut socket, 1000, "the room is gone").await;
-    }
-}
-
-/// Serves one room socket until either side ends it. `poster` is the member who may chat over
-/// it (`None` for a viewer without a session); `_hold` (the presence guard and the address's
-/// stream slot) lives as long as the socket.
-pub async fn serve_room(
-    mut socket: WebSocket,
-    state: AppState,
-    poster: Option<Identity>,
-    address: ClientAddress,
-    room: RoomId,
-    mut feed: RoomFeed,
-    _hold: impl Send,
-) {
-    let period = state.config.keep_alive;
-    let mut pings = interval_at(Instant::now() + period, period);
-    let mut liveness = Liveness { period, last_heard: Instant::now() };
-    let _open = state.metrics.stream_opened(Transport::WebSocket);
-    // The rare awaits below (closing, pinging, posting) are boxed: inline, each would add its
-    // state to this future, which every open socket's task holds for its whole life.
-    // Registered once, and on a token of its own (see `Pump` in sse.rs).
-    let mut shutdown = std::pin::pin!(state.shutdown.child_token().cancelled_owned());
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return Box::pin(close(&mut socket, 1001, "server shutting down")).await,
-            item = feed.next() => {
-                let (frame, is_last) = match item {
-                    Ok(Some(FeedItem::Message(f) | FeedItem::Members(f) | FeedItem::Resync(f))) => (f, false),
-                    Ok(Some(FeedItem::Deleted(f) | FeedItem::Kicked(f))) => (f, true),
-                    Ok(None) => return,
-                    Err(err) => {
-                        tracing::warn!(error = %err, last_id = feed.last_id(), "room socket ended by a storage error");
-                        return Box::pin(close(&mut socket, 1011, "storage unavailable; reconnect with after=<last id>")).await;
-                    }
-                };
-                let text = frame.ws();
-                state.metrics.delivered(Transport::WebSocket, text.len());
-                if socket.send(Message::Text(text)).await.is_err() {
-                    return;
-                }
-                if is_last {
-                    return Box::pin(close(&mut socket, 1000, "")).await;
-                }
-            }
-            incoming = socket.recv() => {
-                let Some(Ok(message)) = incoming else { return };
-                liveness.heard();
-                let answer = match message {
-                    Message::Text(text) => Some(Box::pin(handle_client_text(&state, poster.as_ref(), address, room, &text)).await),
-                    Message::Binary(_) => Some(error_reply("unsupported_frame", "send JSON text frames, not binary", None)),
-                    Message::Close(_) => return Box::pin(finish_close(&mut socket)).await,
-                    Message::Ping(_) | Message::Pong(_) => None,
-                };
-                if let Some(answer) = answer {
-                    if socket.send(answer).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            _ = pings.tick() => {
-                if !Box::pin(ping_or_close(&mut socket, &liveness)).await {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-async fn handle_client_text(
-    state: &AppState,
-    poster: Option<&Identity>,
-    address: ClientAddress,
-    room: RoomId,
-    text: &str,
-) -> Message {
-    if text.len() > MAX_CLIENT_TEXT {
-        return error_reply("payload_too_large", &format!("frames are limited to {MAX_CLIENT_TEXT} bytes"), None);
-    }
-    let frame: ClientFrame = match serde_json::from_str(text) {
-        Ok(frame) => frame,
-        Err(err) => return error_reply("invalid_json", &format!("the frame is not the JSON expected: {err}"), None),
-    };
-    match frame.kind.as_str() {
-        "chat" => {
-            let Some(identity) = poster else { return api_error_reply(ApiError::NoSession, frame.reference) };
-            // The handshake was a GET, which the HTTP write limit lets through: chats over the
-            // socket take from the same buckets as REST posts.
-            if let Err(refused) = state.limits.write(identity.id, address) {
-                state.metrics.rejected(refused.code());
-                return api_error_reply(refused, frame.reference);
-            }
-            match post_text(state, identity, room, &frame.text, frame.to.as_deref()).await {
-                Ok(message) => reply("ack", json!({ "ref": frame.reference, "id": message.id, "message": message })),
-                Err(err) => api_error_reply(err, frame.reference),
-            }
-        }
-        other => {
-            error_reply("unknown_type", &format!("unknown frame type `{other}`; expected `chat`"), frame.reference)
-        }
-    }
-}
-
-/// REST's error code and sentence; internal causes are logged, never sent.
-fn api_error_reply(err: ApiError, reference: Option<serde_json::Value>) -> Message {
-    let code = err.code();
-    if let ApiError::Internal(cause) = &err {
-        tracing::error!(error = ?cause, "websocket chat failed");
-    }
-    error_reply(code, &err.to_string(), reference)
-}
-
-/// Serves one lobby socket: the room list, then changes. `_hold` (the address's stream slot)
-/// lives as long as the socket.
-pub async fn serve_lobby(mut socket: WebSocket, state: AppState, mut feed: LobbyFeed, _hold: impl Send) {
-    let keep_alive = state.config.keep_alive;
-    let mut shutdown = std::pin::pin!(state.shutdown.child_token().cancelled_owned());
-    let _open = state.metrics.stream_opened(Transport::WebSocket);
-    let mut pings = interval_at(Instant::now() + keep_alive, keep_alive);
-    let mut liveness = Liveness { period: keep_alive, last_heard: Instant::now() };
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return close(&mut socket, 1001, "server shutting down").await,
-            frame = feed.next() => {
-                let frame: Arc<Frame> = match frame {
-                    Ok(Some(frame)) => frame,
-                    Ok(None) => return,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "lobby socket ended by a storage error");
-                        return close(&mut socket, 1011, "storage unavailable").await;
-                    }
-                };
-                let text = frame.ws();
-                state.metrics.delivered(Transport::WebSocket, text.len());
-                if socket.send(Message::Text(text)).await.is_err() {
-                    return;
-                }
-            }
-            incoming = socket.recv() => {
-                let Some(Ok(message)) = incoming else { return };
-                liveness.heard();
-                if matches!(message, Message::Close(_)) {
-                    return finish_close(&mut socket).await;
-                }
-                if matches!(message, Message::Text(_) | Message::Binary(_)) {
-                    let answer = error_reply("unknown_type", "the lobby socket only sends; create rooms with POST /api/rooms", None);
-                    if socket.send(answer).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            _ = pings.tick() => {
-                if !ping_or_close(&mut socket, &liveness).await {
-                    return;
-                }
-            }
-        }
-    }
 }

@@ -78,8 +78,7 @@ pub async fn keep_or_take_seat(
     address: ClientAddress,
     hold: std::time::Duration,
 ) -> Result<(), ApiError> {
-    let now = Utc::now();
-    if state.store.touch_seat(room, user.id, Renewal { until: now + hold, renew_before: now + hold / 2 }).await? {
+    if state.store.touch_seat(room, user.id, Renewal::ahead(hold)).await? {
         return Ok(());
     }
     take_seat(state, room, user, address, hold).await.map(drop)
@@ -89,16 +88,10 @@ pub async fn keep_or_take_seat(
 /// for at least half a grace period more: posting is activity, like an open stream. (Renewing
 /// only a seat past half its grace spares a write per post; an open stream leases it longer.)
 pub async fn ensure_seated(state: &AppState, room: RoomId, user: UserId) -> Result<(), ApiError> {
-    if state.store.touch_seat(room, user, renewal(state)).await? {
+    if state.store.touch_seat(room, user, state.writes.renewal()).await? {
         return Ok(());
     }
     Err(refusal(state, room, user).await)
-}
-
-/// How a post renews its author's seat.
-pub fn renewal(state: &AppState) -> Renewal {
-    let (now, grace) = (Utc::now(), state.config.presence_grace);
-    Renewal { until: now + grace, renew_before: now + grace / 2 }
 }
 
 /// Why a user without a seat may not post: the room is gone (404), they were kicked, or

@@ -90,6 +90,14 @@ pub struct Renewal {
     pub renew_before: DateTime<Utc>,
 }
 
+impl Renewal {
+    /// To `now + hold`, for a seat that expires before half of that.
+    pub fn ahead(hold: std::time::Duration) -> Self {
+        let now = Utc::now();
+        Self { until: now + hold, renew_before: now + hold / 2 }
+    }
+}
+
 /// The outcome of asking for a seat in a room.
 // Returned once per join and never stored, so the size difference costs nothing.
 #[allow(clippy::large_enum_variant)]

@@ -82,7 +82,7 @@ pub async fn create_gif(
     let gif = StoredGif { id: GifId::of(&bytes), bytes, width: info.width, height: info.height, frames: info.frames };
     // The seat is checked again as the message is stored (a kick may have come meanwhile).
     let message = NewMessage { room, author: identity.user(), body: NewMessageBody::Gif(gif) };
-    let stored = crate::chat::deliver::append_and_publish(&state, message).await?;
+    let stored = crate::chat::post::append_and_publish(&state, message).await?;
     Ok((StatusCode::CREATED, Json(stored)))
 }
 

@@ -14,13 +14,15 @@ use axum::{
 };
 use serde::Deserialize;
 
+mod socket;
+
 use crate::{
     domain::{ClientAddress, RoomId},
     error::{ApiError, ApiQuery},
     identity::{Identity, Session},
     limits::StreamSlot,
     metrics::Transport,
-    realtime::{poll, sse, ws, Frame, LobbyFeed, PresenceGuard, RoomFeed},
+    realtime::{poll, sse, Frame, LobbyFeed, PresenceGuard, RoomFeed},
     rooms::{access, RoomPath},
     server::handoff::Handoff,
     state::AppState,
@@ -139,6 +141,8 @@ async fn lobby_events(
     Ok(sse::response(events, state.config.keep_alive, state.shutdown.clone(), &state.metrics, handoff))
 }
 
+// One extractor per piece of the request, as axum handlers go.
+#[allow(clippy::too_many_arguments)]
 #[tracing::instrument(skip_all, fields(room.id = %room, user.id = %identity.id))]
 async fn room_events(
     State(state): State<AppState>,
@@ -180,13 +184,13 @@ async fn room_socket(
     let (feed, hold) = match open_room(&state, opener, room, resume, state.config.presence_lease, true).await {
         Err(err) if resume.is_some() && is_room_gone(&err) => {
             let frame = Frame::resync_room_gone(room);
-            return Ok(upgrade.on_upgrade(move |socket| ws::send_room_gone(socket, frame, state)));
+            return Ok(upgrade.on_upgrade(move |socket| socket::send_room_gone(socket, frame, state)));
         }
         opened => opened?,
     };
     Ok(upgrade.max_message_size(WS_MAX_MESSAGE).read_buffer_size(WS_READ_BUFFER).on_upgrade(move |socket| {
         let poster = session.map(|Session(member)| member);
-        ws::serve_room(socket, state, poster, address, room, feed, hold)
+        socket::serve_room(socket, state, poster, address, room, feed, hold)
     }))
 }
 
@@ -200,7 +204,7 @@ async fn lobby_socket(
     Ok(upgrade
         .max_message_size(WS_MAX_MESSAGE)
         .read_buffer_size(WS_READ_BUFFER)
-        .on_upgrade(move |socket| ws::serve_lobby(socket, state, feed, slot)))
+        .on_upgrade(move |socket| socket::serve_lobby(socket, state, feed, slot)))
 }
 
 /// `GET /api/rooms/{id}/messages?after=N&wait=S`: answers at once when there is something

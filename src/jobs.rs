@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 
 use crate::state::AppState;
 
-pub fn spawn_background_tasks(state: &AppState, tasks: &mut JoinSet<()>) {
+pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
     let config = &state.config;
     // Renew well before a seat could lapse, and more often than the grace period, so that a
     // release racing a reconnect is corrected before the reaper could act on it.
