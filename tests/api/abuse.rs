@@ -9,7 +9,10 @@ use futures_util::StreamExt;
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{id_of, make_gif, next_frame_named, spawn_app_with, Backend, Client, TestApp, WAIT};
+use crate::{
+    helpers::{id_of, make_gif, next_frame_named, spawn_app_with, Backend, Client, TestApp, WAIT},
+    test_gifs::gif_bomb,
+};
 
 crate::on_both_backends!(
     requests_without_a_session_take_no_seat_store_nothing_and_watch_as_unseen_viewers,
@@ -254,20 +257,6 @@ async fn a_kick_also_bars_the_kicked_address_from_the_room(backend: Backend) {
     let carol = app.client_from("127.0.0.3");
     assert_eq!(carol.join(&room, json!({ "password": "sesame" })).await.status(), StatusCode::OK);
     assert_eq!(alice.say(&room, "welcome, Carol").await.status(), StatusCode::CREATED);
-}
-
-/// The bomb: frames of 4096×4096 in one colour, a few KB each once compressed.
-pub fn gif_bomb(frames: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    {
-        let mut encoder = gif::Encoder::new(&mut out, 4096, 4096, &[0, 0, 0, 255, 255, 255]).unwrap();
-        let flat = vec![0u8; 4096 * 4096];
-        for _ in 0..frames {
-            let frame = gif::Frame { width: 4096, height: 4096, buffer: flat.as_slice().into(), ..Default::default() };
-            encoder.write_frame(&frame).unwrap();
-        }
-    }
-    out
 }
 
 /// Item 6: bombs were decoded in full before the room or the seat was checked, and 20 at

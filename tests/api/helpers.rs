@@ -404,20 +404,7 @@ impl EventStream {
     }
 }
 
-/// A real GIF made with the `gif` encoder: `frames` frames of `w`×`h`.
-pub fn make_gif(w: u16, h: u16, frames: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    {
-        let palette = [0, 0, 0, 255, 0, 0, 0, 255, 0, 255, 255, 255];
-        let mut encoder = gif::Encoder::new(&mut out, w, h, &palette).unwrap();
-        for i in 0..frames {
-            let pixels: Vec<u8> = (0..usize::from(w) * usize::from(h)).map(|p| ((p / 3 + i) % 4) as u8).collect();
-            let frame = gif::Frame { width: w, height: h, buffer: pixels.into(), ..Default::default() };
-            encoder.write_frame(&frame).unwrap();
-        }
-    }
-    out
-}
+pub use crate::test_gifs::make_gif;
 
 /// Texts of the messages, for compact assertions.
 pub fn texts(messages: &[Value]) -> Vec<String> {

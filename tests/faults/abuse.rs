@@ -7,21 +7,10 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::harness::{Backend, Browser, Server, ONE_AT_A_TIME, WAIT};
-
-/// Frames of 4096×4096 in one colour: a few KB each once compressed, 16 MiB each decoded.
-fn gif_bomb(frames: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    {
-        let mut encoder = gif::Encoder::new(&mut out, 4096, 4096, &[0, 0, 0, 255, 255, 255]).unwrap();
-        let flat = vec![0u8; 4096 * 4096];
-        for _ in 0..frames {
-            let frame = gif::Frame { width: 4096, height: 4096, buffer: flat.as_slice().into(), ..Default::default() };
-            encoder.write_frame(&frame).unwrap();
-        }
-    }
-    out
-}
+use crate::{
+    harness::{Backend, Browser, Server, ONE_AT_A_TIME, WAIT},
+    test_gifs::gif_bomb,
+};
 
 /// Issue 13, item 6: 20 concurrent bomb uploads by a member grew the server by 313 MB (each
 /// frame was decoded into a buffer of its own, all at once). Target: well under 250 MB, and

@@ -10,6 +10,8 @@
 mod abuse;
 mod harness;
 mod sse;
+#[path = "../common/gifs.rs"]
+mod test_gifs;
 
 mod shutdown;
 mod stuck_reader;
