@@ -69,6 +69,11 @@ impl ApiError {
         Self::NotFound { code: "room_not_found", message: "there is no such room".into() }
     }
 
+    /// Whether this says the room does not exist (as `room_not_found` builds it).
+    pub fn is_room_not_found(&self) -> bool {
+        matches!(self, Self::NotFound { code: "room_not_found", .. })
+    }
+
     pub fn kicked() -> Self {
         Self::Forbidden { code: "kicked", message: "the owner removed you from this room".into() }
     }
@@ -203,6 +208,45 @@ where
     }
 }
 
+/// Like [`ApiJson`], for a body that may be left out: an empty body is `T::default()`, any
+/// other must be JSON (with its content type) and is checked as `ApiJson` checks it.
+pub struct OptionalJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for OptionalJson<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let declares_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        let ApiBytes(body) = ApiBytes::from_request(request, state).await?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        if !declares_json {
+            return Err(json_rejection_missing_content_type());
+        }
+        let value: serde_json::Value = serde_json::from_slice(&body).map_err(|err| ApiError::BadRequest {
+            code: "invalid_json",
+            message: format!("the body is not valid JSON: {err}"),
+        })?;
+        object_body(value).map(Self)
+    }
+}
+
+fn json_rejection_missing_content_type() -> ApiError {
+    ApiError::UnsupportedMediaType {
+        code: "unsupported_media_type",
+        message: "send the body as JSON with Content-Type: application/json".into(),
+    }
+}
+
 /// Our bodies are JSON objects. serde would also fill a struct from an array, field by field
 /// (`["cats", 10]` as a room), which no client means and the contract does not allow.
 pub fn object_body<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
@@ -214,10 +258,7 @@ pub fn object_body<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> 
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType {
-            code: "unsupported_media_type",
-            message: "send the body as JSON with Content-Type: application/json".into(),
-        },
+        JsonRejection::MissingJsonContentType(_) => json_rejection_missing_content_type(),
         JsonRejection::JsonSyntaxError(err) => ApiError::BadRequest {
             code: "invalid_json",
             message: format!("the body is not valid JSON: {}", err.body_text()),

@@ -1,12 +1,19 @@
-//! gif-chat: rooms, chats and GIFs over REST, pushed live over Server-Sent Events.
+//! gif-chat: rooms, chats and GIFs over REST, pushed live over Server-Sent Events, WebSocket
+//! and long-polling.
 //!
-//! Layout:
-//! - `domain`: ids, users, rooms, messages and the validated input types;
+//! Layout, each layer using only the ones before it (tests/architecture.rs checks that no
+//! file is part of an import cycle):
+//! - `domain`: ids, users, rooms, messages, client addresses and the validated input types;
 //! - `storage`: the [`storage::Store`] boundary with PostgreSQL and SQLite behind it;
-//! - `realtime`: the hub (fan-out), feeds (replay + live, gap-free), presence, SSE;
+//! - `realtime`: the hub (fan-out), feeds (replay + live, gap-free), presence, SSE framing,
+//!   WebSocket plumbing, the PostgreSQL bus; `limits`: what one client may cost;
+//! - `state`: the handles every handler gets; `error`: the one error type; `web`: cross-cutting
+//!   HTTP policy (client address, CSRF, write limits, body limits and timeouts);
 //! - one folder per feature with its `router()`: `identity`, `rooms`, `chat`, `uploads`, plus
-//!   `streams` (the event-stream endpoints) and `meta` (health, OpenAPI);
-//! - `web`: cross-cutting HTTP policy; `error`: the one error type.
+//!   `streams` (the event endpoints of every transport), `meta` (health, metrics, OpenAPI),
+//!   `demo`, and `jobs` (heartbeat, reaper, GIF sweep);
+//! - `server`: the accept loops and what they bound (header and write-stall timeouts, the
+//!   hand-off of event streams out of hyper).
 //!
 //! [`Application::build`] is what `main` and the integration tests both call.
 

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::{access, password, RoomPath};
 use crate::{
     domain::{Capacity, ClientAddress, Invalid, NewRoom, Room, RoomId, RoomPassword, RoomTitle, UserId},
-    error::{ApiBytes, ApiError, ApiJson, ApiQuery},
+    error::{ApiError, ApiJson, ApiQuery, OptionalJson},
     identity::{Identity, Session},
     state::AppState,
     storage::{OwnerAction, RoomPage},
@@ -127,7 +127,7 @@ pub struct JoinRoom {
     password: Option<String>,
 }
 
-/// The body is optional (an open room needs none), so it is parsed by hand: empty means `{}`.
+/// The body is optional (an open room needs none): empty means `{}`.
 /// A password is checked only if the address has not guessed wrong too often (before any
 /// hashing), and then with a turn at the hasher; only a wrong one counts against the address.
 #[tracing::instrument(skip_all, fields(room.id = %id, user.id = %identity.id))]
@@ -136,28 +136,8 @@ pub async fn join_room(
     Session(identity): Session,
     address: ClientAddress,
     RoomPath(id): RoomPath,
-    headers: axum::http::HeaderMap,
-    ApiBytes(body): ApiBytes,
+    OptionalJson(input): OptionalJson<JoinRoom>,
 ) -> Result<Json<Room>, ApiError> {
-    let input: JoinRoom = if body.iter().all(u8::is_ascii_whitespace) {
-        JoinRoom::default()
-    } else {
-        let is_json = headers
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
-        if !is_json {
-            return Err(ApiError::UnsupportedMediaType {
-                code: "unsupported_media_type",
-                message: "send the body as JSON with Content-Type: application/json".into(),
-            });
-        }
-        let value: serde_json::Value = serde_json::from_slice(&body).map_err(|err| ApiError::BadRequest {
-            code: "invalid_json",
-            message: format!("the body is not valid JSON: {err}"),
-        })?;
-        crate::error::object_body(value)?
-    };
     // Before the password: a kicked user (or anyone new from their address) must not win
     // back read access by typing it again.
     access::ensure_not_barred(&state, id, identity.id, address).await?;

@@ -72,7 +72,7 @@ fn resume_point(headers: &HeaderMap, query: ResumeQuery) -> Result<Option<i64>, 
 /// sees as a failure to reconnect, over and over. A client with no resume point never saw the
 /// room, and gets the 404.
 fn is_room_gone(err: &ApiError) -> bool {
-    err.code() == "room_not_found"
+    err.is_room_not_found()
 }
 
 /// Who is opening a room stream.
