@@ -57,22 +57,7 @@ async fn renew_seats(state: AppState) {
 }
 
 async fn reap_seats(state: AppState) {
-    let departures = match state.store.expire_seats(Utc::now()).await {
-        Ok(departures) => departures,
-        Err(err) => return tracing::warn!(error = %err, "could not expire seats"),
-    };
-    for departure in departures {
-        for message in &departure.messages {
-            state.hub.publish_message(message);
-        }
-        match departure.room {
-            Some(room) => {
-                state.hub.publish_room_updated(&room);
-            }
-            None => {
-                tracing::info!(room.id = %departure.room_id, "deleted empty room");
-                state.hub.publish_room_deleted(departure.room_id);
-            }
-        }
+    if let Err(err) = crate::rooms::access::expire_seats(&state).await {
+        tracing::warn!(error = %err, "could not expire seats");
     }
 }

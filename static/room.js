@@ -2,10 +2,10 @@
 // picked with the switch in the header), send text and GIFs; the member list
 // with whispers and the owner's actions (remove a member, hand the room on).
 
-import { installGlobalErrorHandler } from '/api.js';
-import { els } from '/room/context.js';
+import { api, installGlobalErrorHandler } from '/api.js';
+import { els, roomPath } from '/room/context.js';
 import { hideNotice, start } from '/room/entering.js';
-import { setUpTransportSwitch } from '/room/transports.js';
+import { setUpTransportSwitch, stream } from '/room/transports.js';
 import { setUpScrolling } from '/room/scrolling.js';
 import { setUpComposer } from '/room/composer.js';
 import { setUpGifs } from '/room/gifs.js';
@@ -17,6 +17,18 @@ setUpComposer();
 setUpGifs();
 setUpScrolling();
 setUpMembers();
+// "Leave" gives the seat up at once (everyone sees it, an owner hands the room on); only a
+// closed tab or a lost connection waits for the grace period.
+els.leave.addEventListener('click', async (event) => {
+  event.preventDefault();
+  stream.stop();
+  try {
+    await api(`${roomPath}/seat`, { method: 'DELETE' });
+  } catch {
+    // The seat lapses after the grace period all the same.
+  }
+  window.location.assign(els.leave.href);
+});
 els.noticeRetry.addEventListener('click', () => {
   hideNotice();
   start();

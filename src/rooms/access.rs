@@ -116,3 +116,22 @@ pub async fn seated_member(state: &AppState, room: RoomId, user: UserId) -> Resu
         .map(|member| member.user)
         .ok_or_else(|| Invalid::new("not_in_room", "that user is not in this room").into())
 }
+
+/// Removes every expired seat (on any instance's behalf), and publishes what follows: the
+/// "left" messages, owner hand-overs, member counts and room deletions. The reaper runs it
+/// every `REAP_INTERVAL`; an explicit leave runs it at once.
+pub async fn expire_seats(state: &AppState) -> Result<(), crate::storage::StorageError> {
+    for departure in state.store.expire_seats(Utc::now()).await? {
+        for message in &departure.messages {
+            state.hub.publish_message(message);
+        }
+        match departure.room {
+            Some(room) => state.hub.publish_room_updated(&room),
+            None => {
+                tracing::info!(room.id = %departure.room_id, "deleted empty room");
+                state.hub.publish_room_deleted(departure.room_id);
+            }
+        }
+    }
+    Ok(())
+}

@@ -167,6 +167,23 @@ pub async fn join_room(
     Ok(Json(room))
 }
 
+/// `DELETE /api/rooms/{id}/seat`: the user leaves now, not after the grace period a closed
+/// tab or a lost connection gets. Their "left" is announced, the room passes on if they owned
+/// it, and goes if they were the last. Leaving a room one holds no seat in does nothing.
+#[tracing::instrument(skip_all, fields(room.id = %id, user.id = %identity.id))]
+pub async fn leave_room(
+    State(state): State<AppState>,
+    Session(identity): Session,
+    RoomPath(id): RoomPath,
+) -> Result<StatusCode, ApiError> {
+    state.store.last_message_id(id).await?; // 404 for a room that is not there
+                                            // Expired a moment ago, then reaped like any lapsed seat: one path for every way of leaving.
+    let gone = chrono::Utc::now() - chrono::Duration::milliseconds(1);
+    state.store.release_seat(id, identity.id, gone).await?;
+    access::expire_seats(&state).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Deserialize)]
 pub struct KickRequest {
     #[serde(default)]

@@ -8,7 +8,7 @@ mod password;
 use axum::{
     extract::{FromRequestParts, Path},
     http::request::Parts,
-    routing::{get, post},
+    routing::{delete, get, post},
     Router,
 };
 
@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/rooms", get(handlers::list_rooms).post(handlers::create_room))
         .route("/api/rooms/{id}", get(handlers::get_room).delete(handlers::delete_room))
         .route("/api/rooms/{id}/join", post(handlers::join_room))
+        .route("/api/rooms/{id}/seat", delete(handlers::leave_room))
         .route("/api/rooms/{id}/kicks", post(handlers::kick_member))
         .route("/api/rooms/{id}/owner", post(handlers::transfer_ownership))
 }

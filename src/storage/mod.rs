@@ -189,7 +189,8 @@ pub trait Store: Send + Sync + 'static {
     /// Extends existing seats to at least `until` (stream heartbeats, posts). Missing seats are
     /// not recreated.
     async fn extend_seats(&self, seats: &[(RoomId, UserId)], until: DateTime<Utc>) -> StoreResult<()>;
-    /// Sets when an existing seat expires: its user's last local stream has closed.
+    /// Brings an existing seat's expiry forward to `at` (never later): its user's last local
+    /// stream has closed, or they left. So a late release cannot revive a seat that was let go.
     async fn release_seat(&self, room: RoomId, user: UserId, at: DateTime<Utc>) -> StoreResult<()>;
     /// Removes seats that expired before `now`, storing a "left" message for each, hands
     /// ownership to the longest-present member when the owner's seat went, and deletes rooms

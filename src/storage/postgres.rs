@@ -546,7 +546,7 @@ impl Store for PostgresStore {
     }
 
     async fn release_seat(&self, room: RoomId, user: UserId, at: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("UPDATE seats SET expires_at = $3 WHERE room_id = $1 AND user_id = $2")
+        sqlx::query("UPDATE seats SET expires_at = LEAST(expires_at, $3) WHERE room_id = $1 AND user_id = $2")
             .bind(room.0)
             .bind(user.0)
             .bind(at)

@@ -494,7 +494,7 @@ impl Store for SqliteStore {
     }
 
     async fn release_seat(&self, room: RoomId, user: UserId, at: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("UPDATE seats SET expires_at = ? WHERE room_id = ? AND user_id = ?")
+        sqlx::query("UPDATE seats SET expires_at = MIN(expires_at, ?) WHERE room_id = ? AND user_id = ?")
             .bind(millis(at))
             .bind(room.to_string())
             .bind(user.to_string())

@@ -5,6 +5,7 @@ export const els = {
   chat: $('chat'),
   title: $('room-title'),
   members: $('room-members'),
+  leave: $('leave'),
   notice: $('room-notice'),
   noticeTitle: $('notice-title'),
   noticeText: $('notice-text'),

@@ -11,6 +11,7 @@ mod bad_input;
 mod demos;
 mod gifs;
 mod identity;
+mod leave;
 mod meta;
 mod outage;
 mod restart;
