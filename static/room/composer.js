@@ -27,6 +27,8 @@ export function setUpComposer() {
     els.text.focus();
   });
   els.text.addEventListener('input', growTextarea);
+  // Its cause is what was typed: once that changes, the error has had its say.
+  els.text.addEventListener('input', () => clearError(els.composerError));
   els.composer.addEventListener('submit', (event) => {
     event.preventDefault();
     sendText();
@@ -56,6 +58,7 @@ async function sendText() {
     // Only now is the text safe to drop; on failure it stays for another try.
     els.text.value = '';
     growTextarea();
+    clearError(els.gifError); // whatever it said, sending works
     showLive(message, { mine: true });
   } catch (error) {
     if (isKicked(error)) onKicked();

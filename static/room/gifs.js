@@ -63,6 +63,9 @@ function setUpDragAndDrop() {
 }
 
 /** Why a file cannot be sent, or null. Mirrors the server's checks to fail fast. */
+/** How long a refused file's message stays (the next pick or send clears it sooner). */
+const GIF_ERROR_FADE_MS = 10_000;
+
 function gifProblem(file) {
   const looksLikeGif = file.type === 'image/gif' || (file.type === '' && /\.gif$/i.test(file.name));
   if (!looksLikeGif) {
@@ -85,7 +88,7 @@ function prepareGif(file) {
   clearError(els.gifError);
   const problem = gifProblem(file);
   if (problem) {
-    showError(els.gifError, problem);
+    showError(els.gifError, problem, { fadeAfterMs: GIF_ERROR_FADE_MS });
     return;
   }
   releasePreviewUrl();
@@ -118,6 +121,7 @@ async function sendGif() {
   try {
     const message = await withSeat(attempt);
     closePreview();
+    clearError(els.composerError); // whatever it said, sending works
     showLive(message, { mine: true });
     els.text.focus();
   } catch (error) {

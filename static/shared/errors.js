@@ -15,13 +15,22 @@ export function errorText(error) {
   return 'Something went wrong. Please try again.';
 }
 
-/** Shows an error (ApiError, Error or plain string) in an element that has role="alert". */
-export function showError(element, error) {
+const fadeTimers = new WeakMap();
+
+/**
+ * Shows an error (ApiError, Error or plain string) in an element that has role="alert". With
+ * `fadeAfterMs`, it goes by itself after that long (for a refusal whose cause does not last,
+ * such as a file that was not a GIF), unless another error replaced it meanwhile.
+ */
+export function showError(element, error, { fadeAfterMs } = {}) {
+  clearTimeout(fadeTimers.get(element));
   element.textContent = typeof error === 'string' ? error : errorText(error);
   element.hidden = false;
+  if (fadeAfterMs) fadeTimers.set(element, setTimeout(() => clearError(element), fadeAfterMs));
 }
 
 export function clearError(element) {
+  clearTimeout(fadeTimers.get(element));
   element.textContent = '';
   element.hidden = true;
 }
