@@ -142,6 +142,8 @@ function renderCountdown(serverMs) {
 }
 
 function addEntry(direction, label, text) {
+  // The textbook told its readers to watch the console: the log is there too.
+  console.info(`${label}: ${text}`);
   const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
   const now = new Date();
   log.append(
