@@ -79,7 +79,7 @@ pub struct Application {
 impl Application {
     /// Connects to the database (applying migrations), and wires the app together.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let storage::Connected { store, postgres } = storage::connect(&config.database_url)
+        let storage::Connected { store, relay } = storage::connect(&config.database_url)
             .await
             .with_context(|| format!("opening {}", config::redact_url(&config.database_url)))?;
         let session_key = match &config.cookie_secret {
@@ -120,14 +120,14 @@ impl Application {
         resume_seats_after_outage(&state).await?;
         let mut tasks = JoinSet::new();
         jobs::spawn(&state, &mut tasks);
-        match postgres {
-            Some(pool) => {
+        match relay {
+            Some(relay) => {
                 let ctx = realtime::bus::Context {
                     hub: state.hub.clone(),
                     store: state.store.clone(),
                     shutdown: state.shutdown.clone(),
                 };
-                realtime::bus::start(pool, ctx, &mut tasks).await?
+                realtime::bus::start(relay, ctx, &mut tasks).await?
             }
             None => tracing::info!("SQLite: this process is the only instance (use PostgreSQL to run several)"),
         }

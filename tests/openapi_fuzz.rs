@@ -6,26 +6,18 @@
 //! The streaming operations are left out (they never finish by design); they have their own
 //! tests. Long-poll waits are cut to a second by a hook.
 
+mod common;
+
 use std::{
     io::Read,
-    net::TcpListener,
     path::PathBuf,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    process::{Command, Stdio},
 };
 
-struct Server {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use common::{
+    database::TestDatabase,
+    process::{install_crypto, ServerProcess},
+};
 
 fn schemathesis() -> PathBuf {
     let path = std::env::var_os("SCHEMATHESIS")
@@ -35,37 +27,20 @@ fn schemathesis() -> PathBuf {
     path
 }
 
-fn start_server() -> (Server, String) {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let dir = std::env::temp_dir().join(format!("gifchat-fuzz-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_gif-chat"))
-        .env("HOST", "127.0.0.1")
-        .env("PORT", port.to_string())
-        .env("DATABASE_URL", format!("sqlite://{}", dir.join("fuzz.db").display()))
-        .env("STATIC_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/static"))
-        .env("COOKIE_SECRET", "openapi-fuzz-cookie-secret-0123456789abcdef")
-        .env("RATE_LIMIT_BURST", "0")
-        .env("NEW_SESSION_BURST", "0")
-        .env("PRESENCE_GRACE", "10m")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the server starts");
-    (Server { child, dir }, format!("http://127.0.0.1:{port}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_documented_operation_answers_as_documented_under_fuzzing() {
-    let _ = rustls::crypto::ring::default_provider().install_default(); // reqwest is built with rustls
+    install_crypto();
     let tool = schemathesis();
-    let (server, base) = start_server();
+    let dir = ServerProcess::directory("fuzz");
+    let database = TestDatabase::sqlite_in(&dir);
+    let settings = [
+        ("COOKIE_SECRET", "openapi-fuzz-cookie-secret-0123456789abcdef"),
+        ("RATE_LIMIT_BURST", "0"),
+        ("PRESENCE_GRACE", "10m"),
+    ];
+    let server = ServerProcess::start(dir, database, &settings).await;
+    let base = server.url();
     let plain = reqwest::Client::new();
-    let started = Instant::now();
-    while plain.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "the server answers");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 
     // The fuzzer acts as a seated member who does not own the room, so it can exercise every
     // room operation without deleting the room out from under itself.

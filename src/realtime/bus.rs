@@ -10,17 +10,14 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sqlx::{postgres::PgListener, PgPool};
 use tokio::{sync::mpsc, task::JoinSet};
 use uuid::Uuid;
 
 use super::{Frame, Hub};
 use crate::{
     domain::{Message, RoomId, UserId},
-    storage::{StorageError, Store},
+    storage::{Listener, Relay, StorageError, Store},
 };
-
-pub const CHANNEL: &str = "gifchat_events";
 
 /// Messages up to this size travel inside the notification.
 const INLINE_LIMIT: usize = 6_000;
@@ -76,21 +73,20 @@ pub struct Context {
 }
 
 /// Starts the notifier and the listener. Fails only if the first LISTEN cannot be set up.
-pub async fn start(pool: PgPool, ctx: Context, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
+pub async fn start(relay: Relay, ctx: Context, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
     let instance = Uuid::new_v4();
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut listener = PgListener::connect_with(&pool).await?;
-    listener.listen(CHANNEL).await?;
+    let listener = relay.listen().await?;
     ctx.hub.attach_bus(tx);
     tracing::info!(%instance, "listening for other instances' events");
-    tasks.spawn(notify_loop(pool.clone(), instance, rx, ctx.shutdown.clone()));
-    tasks.spawn(listen_loop(pool, listener, instance, ctx.clone()));
+    tasks.spawn(notify_loop(relay.clone(), instance, rx, ctx.shutdown.clone()));
+    tasks.spawn(listen_loop(relay, listener, instance, ctx.clone()));
     Ok(())
 }
 
 /// Sends queued notices in batches: one round trip for however many piled up meanwhile.
 async fn notify_loop(
-    pool: PgPool,
+    relay: Relay,
     instance: Uuid,
     mut rx: mpsc::UnboundedReceiver<Notice>,
     shutdown: tokio_util::sync::CancellationToken,
@@ -115,12 +111,7 @@ async fn notify_loop(
             .filter_map(|notice| serde_json::to_string(&Envelope { from: instance, notice }).ok())
             .collect();
         for attempt in 0..3 {
-            let sent = sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
-                .bind(CHANNEL)
-                .bind(&payloads)
-                .execute(&pool)
-                .await;
-            match sent {
+            match relay.send(&payloads).await {
                 Ok(_) => break,
                 Err(err) if attempt < 2 => {
                     tracing::warn!(error = %err, "NOTIFY failed; retrying");
@@ -136,7 +127,7 @@ async fn notify_loop(
     }
 }
 
-async fn listen_loop(pool: PgPool, mut listener: PgListener, instance: Uuid, ctx: Context) {
+async fn listen_loop(relay: Relay, mut listener: Listener, instance: Uuid, ctx: Context) {
     let mut shutdown = std::pin::pin!(ctx.shutdown.clone().cancelled_owned());
     // Every notification comes back to its sender too. `from` is serialised first, so our own
     // are recognised by their first bytes, without parsing every message we posted.
@@ -144,11 +135,11 @@ async fn listen_loop(pool: PgPool, mut listener: PgListener, instance: Uuid, ctx
     loop {
         let received = tokio::select! {
             _ = &mut shutdown => return,
-            received = listener.try_recv() => received,
+            received = listener.next() => received,
         };
         match received {
-            Ok(Some(notification)) if notification.payload().starts_with(&own) => {}
-            Ok(Some(notification)) => match serde_json::from_str::<Envelope>(notification.payload()) {
+            Some(payload) if payload.starts_with(&own) => {}
+            Some(payload) => match serde_json::from_str::<Envelope>(&payload) {
                 Ok(envelope) if envelope.from == instance => {}
                 Ok(envelope) => {
                     if let Err(err) = apply(&ctx, envelope.notice).await {
@@ -159,9 +150,9 @@ async fn listen_loop(pool: PgPool, mut listener: PgListener, instance: Uuid, ctx
             },
             // The connection dropped (restart, pg_terminate_backend): LISTEN again on a fresh
             // connection first, then catch up, so nothing falls between the two.
-            Ok(None) | Err(_) => {
+            None => {
                 tracing::warn!("lost the LISTEN connection; reconnecting");
-                let Some(fresh) = reconnect(&pool, &ctx).await else { return };
+                let Some(fresh) = reconnect(&relay, &ctx).await else { return };
                 listener = fresh;
                 ctx.hub.catch_up_all();
                 match ctx.store.rooms().await {
@@ -175,15 +166,10 @@ async fn listen_loop(pool: PgPool, mut listener: PgListener, instance: Uuid, ctx
 }
 
 /// A new LISTEN connection, or `None` at shutdown.
-async fn reconnect(pool: &PgPool, ctx: &Context) -> Option<PgListener> {
+async fn reconnect(relay: &Relay, ctx: &Context) -> Option<Listener> {
     let mut delay = Duration::from_millis(100);
     loop {
-        let attempt = async {
-            let mut listener = PgListener::connect_with(pool).await?;
-            listener.listen(CHANNEL).await?;
-            Ok::<_, sqlx::Error>(listener)
-        };
-        match attempt.await {
+        match relay.listen().await {
             Ok(listener) => return Some(listener),
             Err(err) => tracing::warn!(error = %err, ?delay, "LISTEN reconnect failed"),
         }

@@ -1,8 +1,10 @@
 //! The storage boundary. Handlers and the realtime layer speak to a [`Store`] in domain terms;
-//! each backend (PostgreSQL, SQLite) keeps its SQL dialect, transactions and `sqlx::Error`s to
-//! itself. Both pass the same integration suite, which is what keeps them in agreement.
+//! `sqlx`, SQL and transactions stay below it. The rules (every flow and statement) are written
+//! once, in `rules/`, and compiled for each backend (PostgreSQL, SQLite), which adds only its
+//! column types and what it does its own way; both pass the same integration suite.
 
 mod postgres;
+mod relay;
 mod sqlite;
 
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use crate::domain::{
 };
 
 pub use postgres::PostgresStore;
+pub use relay::{Listener, Relay};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -201,9 +204,6 @@ pub trait Store: Send + Sync + 'static {
     /// Returns how many seats were extended.
     async fn resume_seats(&self, until: DateTime<Utc>) -> StoreResult<u64>;
 
-    /// Stores the message with the room's next sequence number. The number is taken inside
-    /// the same transaction as the insert, so commit order equals sequence order.
-    async fn append_message(&self, message: NewMessage) -> StoreResult<Message>;
     /// Stores users' posts to `room` (group commit: see `chat/deliver.rs`), in order, with the
     /// room's next sequence numbers, in one transaction. A post is stored only if its author
     /// holds a seat, which the post renews; `None` in its place when they hold none. Checking
@@ -241,21 +241,21 @@ pub trait Store: Send + Sync + 'static {
     async fn rename(&self, user: &User, old_name: &str) -> StoreResult<Vec<Message>>;
 }
 
-/// An open database: the store, and for PostgreSQL its pool, which also carries events
-/// between processes (LISTEN/NOTIFY).
+/// An open database: the store, and for PostgreSQL the relay that carries events between the
+/// instances sharing it.
 pub struct Connected {
     pub store: Arc<dyn Store>,
-    pub postgres: Option<sqlx::PgPool>,
+    pub relay: Option<Relay>,
 }
 
 /// Opens the backend that the URL's scheme names, and applies its migrations.
 pub async fn connect(database_url: &str) -> anyhow::Result<Connected> {
     if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
         let store = PostgresStore::connect(database_url).await?;
-        let pool = store.pool().clone();
-        Ok(Connected { store: Arc::new(store), postgres: Some(pool) })
+        let relay = Relay::new(store.pool().clone());
+        Ok(Connected { store: Arc::new(store), relay: Some(relay) })
     } else if database_url.starts_with("sqlite:") {
-        Ok(Connected { store: Arc::new(SqliteStore::connect(database_url).await?), postgres: None })
+        Ok(Connected { store: Arc::new(SqliteStore::connect(database_url).await?), relay: None })
     } else {
         anyhow::bail!("DATABASE_URL must start with postgres:// or sqlite:")
     }

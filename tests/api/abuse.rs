@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::{
     helpers::{id_of, make_gif, next_frame_named, spawn_app_with, Backend, Client, TestApp, WAIT},
-    test_gifs::gif_bomb,
+    common::gifs::gif_bomb,
 };
 
 crate::on_both_backends!(

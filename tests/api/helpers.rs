@@ -12,11 +12,8 @@ use tokio::sync::oneshot;
 /// Longest any single wait in a test may take; a stuck stream fails instead of hanging.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use crate::common::database::Backend;
+use crate::common::database::TestDatabase;
 
 /// Declares each listed `async fn name(backend: Backend)` as a test on both backends.
 #[macro_export]
@@ -42,6 +39,8 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     sqlite_file: Option<std::path::PathBuf>,
+    /// The PostgreSQL database made for this test, dropped with it.
+    _database: Option<TestDatabase>,
 }
 
 impl Drop for TestApp {
@@ -63,20 +62,6 @@ fn init_logs() {
     }
 }
 
-/// A fresh PostgreSQL database for one test. Fails loudly (never skips) when the server
-/// cannot be reached: a suite that silently ran on SQLite alone would prove nothing.
-async fn fresh_postgres_database() -> String {
-    use sqlx::Connection;
-    let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
-    let mut admin = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .unwrap_or_else(|err| panic!("PostgreSQL must be reachable at {admin_url} for the postgres tests: {err}"));
-    let name = format!("gifchat_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create test database");
-    let (base, _) = admin_url.rsplit_once('/').expect("database URL ends with /dbname");
-    format!("{base}/{name}")
-}
-
 /// Another instance on the same PostgreSQL database as `first`, as behind a load balancer.
 pub async fn spawn_second_instance(first: &TestApp) -> TestApp {
     let url = first.database_url.clone();
@@ -95,8 +80,9 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut config = Config::defaults();
     let mut sqlite_file = None;
+    let mut database = None;
     config.database_url = match backend {
-        Backend::Postgres => fresh_postgres_database().await,
+        Backend::Postgres => database.insert(TestDatabase::postgres().await).url.clone(),
         Backend::Sqlite => {
             let file = std::env::temp_dir().join(format!("gifchat-test-{}.db", uuid::Uuid::new_v4().simple()));
             let url = format!("sqlite://{}", file.display());
@@ -115,6 +101,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     configure(&mut config);
     let mut app = serve(config).await;
     app.sqlite_file = sqlite_file;
+    app._database = database;
     app
 }
 
@@ -139,6 +126,7 @@ async fn serve(config: Config) -> TestApp {
         shutdown: Some(tx),
         server: Some(server),
         sqlite_file: None,
+        _database: None,
     }
 }
 
@@ -404,7 +392,7 @@ impl EventStream {
     }
 }
 
-pub use crate::test_gifs::make_gif;
+pub use crate::common::gifs::make_gif;
 
 /// Texts of the messages, for compact assertions.
 pub fn texts(messages: &[Value]) -> Vec<String> {

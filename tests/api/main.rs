@@ -3,8 +3,8 @@
 //! runs on both backends (`sqlite::…` and `postgres::…`). Set `TEST_LOG=1` to see server logs.
 
 mod helpers;
-#[path = "../common/gifs.rs"]
-mod test_gifs;
+#[path = "../common/mod.rs"]
+mod common;
 
 mod abuse;
 mod bad_input;

@@ -2,10 +2,13 @@
 
 use std::time::Duration;
 
-use gif_chat::domain::{MessageText, NewMessage, NewMessageBody, RoomId, User, UserId};
+use gif_chat::{
+    domain::{Message, MessageText, NewMessage, NewMessageBody, RoomId, User, UserId},
+    storage::Renewal,
+};
 use serde_json::json;
 
-use crate::helpers::{id_of, ids, spawn_app, spawn_app_with, texts, Backend};
+use crate::helpers::{id_of, ids, spawn_app, spawn_app_with, texts, Backend, TestApp};
 
 crate::on_both_backends!(
     two_subscribers_receive_the_same_chat,
@@ -78,6 +81,23 @@ async fn after_query_resumes_like_last_event_id_and_the_header_wins(backend: Bac
     assert_eq!(texts(&both.next_messages(1).await), ["c"]);
 }
 
+/// Stores the room owner's chats straight into storage, without publishing them (the tests
+/// publish them their own way).
+async fn store_unpublished(app: &TestApp, room: &serde_json::Value, chats: &[String]) -> Vec<Message> {
+    let owner = User::new(UserId::parse(room["owner"]["id"].as_str().unwrap()).unwrap(), None);
+    let room = RoomId::parse(&id_of(room)).unwrap();
+    let batch = chats
+        .iter()
+        .map(|text| NewMessage {
+            room,
+            author: owner.clone(),
+            body: NewMessageBody::Chat(MessageText::parse(text, 100).unwrap()),
+        })
+        .collect();
+    let stored = app.state.store.append_posts(room, batch, Renewal::ahead(Duration::from_secs(60))).await.unwrap();
+    stored.into_iter().map(|message| message.expect("the owner holds a seat")).collect()
+}
+
 async fn a_lagged_subscriber_loses_nothing(backend: Backend) {
     let app = spawn_app_with(backend, |c| c.room_channel_capacity = 2).await;
     let (alice, room) = app.room_with_owner(json!({ "title": "lag" })).await;
@@ -86,13 +106,8 @@ async fn a_lagged_subscriber_loses_nothing(backend: Backend) {
 
     // Store 30 messages, then publish them in one synchronous burst: with room for 2 events
     // in the channel, the subscriber's task cannot run in between and must lag.
-    let room = RoomId::parse(&room_id).unwrap();
-    let author = User::new(UserId::random(), Some("burst"));
-    let mut stored = Vec::new();
-    for i in 0..30 {
-        let body = NewMessageBody::Chat(MessageText::parse(&format!("m{i}"), 100).unwrap());
-        stored.push(app.state.store.append_message(NewMessage { room, author: author.clone(), body }).await.unwrap());
-    }
+    let texts_30: Vec<String> = (0..30).map(|i| format!("m{i}")).collect();
+    let stored = store_unpublished(&app, &room, &texts_30).await;
     for message in &stored {
         app.state.hub.publish_message(message);
     }
@@ -108,13 +123,7 @@ async fn events_published_out_of_order_arrive_in_order(backend: Backend) {
     let (alice, room) = app.room_with_owner(json!({ "title": "order" })).await;
     let room_id = id_of(&room);
     let mut events = alice.room_events(&room_id, None).await;
-    let room = RoomId::parse(&room_id).unwrap();
-    let author = User::new(UserId::random(), None);
-    let mut stored = Vec::new();
-    for text in ["first", "second"] {
-        let body = NewMessageBody::Chat(MessageText::parse(text, 100).unwrap());
-        stored.push(app.state.store.append_message(NewMessage { room, author: author.clone(), body }).await.unwrap());
-    }
+    let stored = store_unpublished(&app, &room, &["first".to_owned(), "second".to_owned()]).await;
     // Two writers committed in order but the second published first.
     app.state.hub.publish_message(&stored[1]);
     app.state.hub.publish_message(&stored[0]);

@@ -1,8 +1,5 @@
 //! GIFs for the tests, made with the `gif` encoder; shared by the suites that include this file.
 
-// Each suite uses some of these.
-#![allow(dead_code)]
-
 /// A real GIF made with the `gif` encoder: `frames` frames of `w`×`h`.
 pub fn make_gif(w: u16, h: u16, frames: usize) -> Vec<u8> {
     let mut out = Vec::new();

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::{
     harness::{Backend, Browser, Server, ONE_AT_A_TIME, WAIT},
-    test_gifs::gif_bomb,
+    common::gifs::gif_bomb,
 };
 
 /// Issue 13, item 6: 20 concurrent bomb uploads by a member grew the server by 313 MB (each
@@ -93,7 +93,7 @@ async fn client_text_cannot_forge_log_lines_and_secrets_stay_out_of_the_log() {
 
     // A PostgreSQL URL with its password as a query parameter; the server cannot connect (port
     // 1), and says so, and prints its configuration first.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_gif-chat"))
+    let output = std::process::Command::new(crate::common::process::SERVER)
         .env_clear()
         .env("DATABASE_URL", "postgres://app@127.0.0.1:1/chat?sslmode=disable&password=hunter2")
         .env("RUST_LOG", "info")

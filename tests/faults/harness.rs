@@ -1,18 +1,11 @@
-//! The server as a child process (started, signalled, measured, restarted on the same
-//! database and port) and a browser-like client with its own cookie jar.
+//! The server as these tests run it (a child process: `common::process`) and a browser-like
+//! client with its own cookie jar.
 
-use std::{
-    fs::File,
-    os::unix::process::CommandExt,
-    path::PathBuf,
-    process::{Child, Command, ExitStatus, Stdio},
-    sync::Arc,
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use reqwest::{cookie::CookieStore, StatusCode};
 use serde_json::{json, Value};
-use tokio::time::{timeout, Instant};
+use tokio::time::timeout;
 
 use crate::sse::SseStream;
 
@@ -24,158 +17,42 @@ const COOKIE_SECRET: &str = "fault-tests-cookie-secret-0123456789abcdef";
 /// Several server processes at once would only slow each other on a small machine.
 pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
+pub use crate::common::database::Backend;
+use crate::common::{
+    database::TestDatabase,
+    process::{install_crypto, ServerProcess},
+};
+
+/// A `gif-chat` process on its own database (see `common::process`), with the settings these
+/// tests share: one cookie secret across restarts, no write limit.
+pub struct Server(ServerProcess);
+
+impl std::ops::Deref for Server {
+    type Target = ServerProcess;
+
+    fn deref(&self) -> &ServerProcess {
+        &self.0
+    }
 }
 
-/// A `gif-chat` process on its own database, killed (and its files and database removed)
-/// when dropped; its logs are printed if the test failed.
-pub struct Server {
-    child: Option<Child>,
-    pub port: u16,
-    dir: PathBuf,
-    database_url: String,
-    /// (admin URL, database name) of a PostgreSQL database to drop at the end.
-    postgres: Option<(String, String)>,
-    env: Vec<(String, String)>,
-    runs: usize,
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut ServerProcess {
+        &mut self.0
+    }
 }
 
 impl Server {
     /// A fresh database and a server on it, with `env` on top of the test settings.
     pub async fn start(backend: Backend, env: &[(&str, &str)]) -> Self {
-        let dir = std::env::temp_dir().join(format!("gifchat-faults-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (database_url, postgres) = match backend {
-            Backend::Sqlite => (format!("sqlite://{}", dir.join("chat.db").display()), None),
-            Backend::Postgres => {
-                let (admin, name, url) = fresh_postgres_database().await;
-                (url, Some((admin, name)))
-            }
-        };
-        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let mut server = Self { child: None, port: 0, dir, database_url, postgres, env, runs: 0 };
-        for attempt in 1..=3 {
-            server.port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            match server.spawn().await {
-                Ok(()) => return server,
-                Err(log) if attempt < 3 && log.contains("in use") => continue,
-                Err(log) => panic!("the server did not start:\n{log}"),
-            }
-        }
-        unreachable!()
-    }
-
-    /// Starts the server again on the same database and port (after it exited).
-    pub async fn restart(&mut self) {
-        assert!(self.child.is_none(), "restart after the previous run exited");
-        if let Err(log) = self.spawn().await {
-            panic!("the server did not start again:\n{log}");
-        }
-    }
-
-    async fn spawn(&mut self) -> Result<(), String> {
-        self.runs += 1;
-        let log = self.log_path(self.runs);
-        let mut command = Command::new(env!("CARGO_BIN_EXE_gif-chat"));
-        command
-            .env_clear()
-            // Not the repository: a developer's .env there must not leak into the test.
-            .current_dir(&self.dir)
-            .env("HOST", "127.0.0.1")
-            .env("PORT", self.port.to_string())
-            .env("DATABASE_URL", &self.database_url)
-            .env("COOKIE_SECRET", COOKIE_SECRET)
-            .env("STATIC_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/static"))
-            .env("RATE_LIMIT_BURST", "0")
-            .env("NEW_SESSION_BURST", "0")
-            .env("RUST_LOG", "warn")
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(File::options().create(true).append(true).open(&log).unwrap())
-            .stderr(File::options().append(true).open(&log).unwrap());
-        // Should the test process be killed outright, its server goes with it.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let mut child = command.spawn().expect("the gif-chat binary starts");
-        install_crypto();
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(1)).build().unwrap();
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return Err(format!("exited ({status}):\n{}", std::fs::read_to_string(&log).unwrap_or_default()));
-            }
-            if http.get(format!("{}/healthz", self.url())).send().await.is_ok_and(|r| r.status() == StatusCode::OK) {
-                self.child = Some(child);
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                return Err(format!("not healthy within {WAIT:?}"));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn log_path(&self, run: usize) -> PathBuf {
-        self.dir.join(format!("server-{run}.log"))
-    }
-
-    /// The server's log of run `run` (1 for the first start).
-    pub fn log(&self, run: usize) -> String {
-        std::fs::read_to_string(self.log_path(run)).unwrap_or_default()
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn pid(&self) -> libc::pid_t {
-        libc::pid_t::try_from(self.child.as_ref().expect("the server runs").id()).unwrap()
+        let dir = ServerProcess::directory("faults");
+        let database = TestDatabase::new(backend, &dir).await;
+        let mut settings = vec![("COOKIE_SECRET", COOKIE_SECRET), ("RATE_LIMIT_BURST", "0")];
+        settings.extend_from_slice(env);
+        Self(ServerProcess::start(dir, database, &settings).await)
     }
 
     pub fn sigterm(&self) {
-        assert_eq!(unsafe { libc::kill(self.pid(), libc::SIGTERM) }, 0, "SIGTERM the server");
-    }
-
-    /// Waits up to `bound` for the process to exit; panics if it does not.
-    pub async fn wait_exit(&mut self, bound: Duration) -> ExitStatus {
-        let child = self.child.as_mut().expect("the server runs");
-        let deadline = Instant::now() + bound;
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                self.child = None;
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the server did not exit within {bound:?}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// CPU time the server has used so far (user + system).
-    pub fn cpu_time(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
-        // Fields after the command name (which is in parentheses): utime and stime are 12 and 13.
-        let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        // SAFETY: sysconf has no preconditions.
-        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-        Duration::from_millis(ticks * 1000 / per_second)
-    }
-
-    /// The server's resident memory (VmRSS), in KiB.
-    pub fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("a VmRSS line");
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        self.signal(libc::SIGTERM);
     }
 
     /// A sample's value from `/metrics`, e.g. `gifchat_lag_catch_ups_total`.
@@ -190,64 +67,6 @@ impl Server {
             .parse()
             .unwrap()
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if std::thread::panicking() {
-            for run in 1..=self.runs {
-                let log = std::fs::read_to_string(self.log_path(run)).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(40).collect();
-                eprintln!("--- server run {run} log (last {} lines) ---", tail.len());
-                for line in tail.into_iter().rev() {
-                    eprintln!("{line}");
-                }
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-        if let Some((admin, name)) = self.postgres.take() {
-            drop_postgres_database(admin, name);
-        }
-    }
-}
-
-/// A new database on the test PostgreSQL server; fails loudly (never skips) without one.
-async fn fresh_postgres_database() -> (String, String, String) {
-    use sqlx::Connection;
-    let admin = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
-    let mut connection = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|err| panic!("PostgreSQL must be reachable at {admin} for the postgres tests: {err}"));
-    // The `gifchat_test_` prefix lets .ci/run sweep databases a killed run left behind.
-    let name = format!("gifchat_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut connection).await.expect("create a test database");
-    let (base, _) = admin.rsplit_once('/').expect("the database URL ends with /dbname");
-    let url = format!("{base}/{name}");
-    (admin, name, url)
-}
-
-/// Best effort, from Drop: on its own thread, as Drop may run inside the test's runtime.
-fn drop_postgres_database(admin: String, name: String) {
-    let _ = std::thread::spawn(move || {
-        use sqlx::Connection;
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-        runtime.block_on(async {
-            let mut connection =
-                timeout(Duration::from_secs(5), sqlx::PgConnection::connect(&admin)).await.ok()?.ok()?;
-            let statement = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            timeout(Duration::from_secs(10), sqlx::query(&statement).execute(&mut connection)).await.ok()?.ok()
-        })
-    })
-    .join();
-}
-
-/// reqwest is built with rustls (for the HTTPS tests) and needs a process-wide provider.
-fn install_crypto() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// One browser: its own cookie jar, so its own anonymous user, valid across restarts.

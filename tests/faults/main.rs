@@ -8,10 +8,10 @@
 //! postgres://root@127.0.0.1:5432/test), as the rest of the suite does.
 
 mod abuse;
+#[path = "../common/mod.rs"]
+mod common;
 mod harness;
 mod sse;
-#[path = "../common/gifs.rs"]
-mod test_gifs;
 
 mod shutdown;
 mod stuck_reader;
