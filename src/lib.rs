@@ -4,9 +4,10 @@
 //! Layout, each layer using only the ones before it (tests/architecture.rs checks that no
 //! file is part of an import cycle):
 //! - `domain`: ids, users, rooms, messages, client addresses and the validated input types;
-//! - `storage`: the [`storage::Store`] boundary with PostgreSQL and SQLite behind it;
+//! - `storage`: the [`storage::Store`] boundary: its rules written once, compiled for PostgreSQL
+//!   and for SQLite; the relay that carries events between instances;
 //! - `realtime`: the hub (fan-out), feeds (replay + live, gap-free), presence, SSE framing,
-//!   WebSocket plumbing, the PostgreSQL bus; `limits`: what one client may cost;
+//!   WebSocket plumbing, the bus between instances; `limits`: what one client may cost;
 //! - `state`: the handles every handler gets; `error`: the one error type; `web`: cross-cutting
 //!   HTTP policy (client address, CSRF, write limits, body limits and timeouts);
 //! - one folder per feature with its `router()`: `identity`, `rooms`, `chat`, `uploads`, plus
