@@ -4,6 +4,8 @@
 //! a batch of text posts in one round trip (`append_texts`), heartbeats as one statement over
 //! arrays, and telling whether other instances are connected.
 
+// Compiled once for each backend, on purpose: see rules/mod.rs.
+#[allow(clippy::duplicate_mod)]
 #[path = "rules/mod.rs"]
 mod rules;
 

@@ -3,6 +3,8 @@
 //! reader pool serves history and lookups concurrently thanks to WAL mode. The rules
 //! (`rules/`) are compiled here against SQLite's column types (text ids, millisecond times).
 
+// Compiled once for each backend, on purpose: see rules/mod.rs.
+#[allow(clippy::duplicate_mod)]
 #[path = "rules/mod.rs"]
 mod rules;
 
