@@ -72,7 +72,6 @@ impl PostgresStore {
     }
 }
 
-
 impl rules::Dialect for PostgresStore {
     type Db = sqlx::Postgres;
     type Id = Uuid;

@@ -10,8 +10,8 @@ use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
 use crate::{
-    helpers::{id_of, make_gif, next_frame_named, spawn_app_with, Backend, Client, TestApp, WAIT},
     common::gifs::gif_bomb,
+    helpers::{id_of, make_gif, next_frame_named, spawn_app_with, Backend, Client, TestApp, WAIT},
 };
 
 crate::on_both_backends!(

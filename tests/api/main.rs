@@ -2,9 +2,9 @@
 //! database, and talks to it over HTTP and SSE like a browser or curl would. Each scenario
 //! runs on both backends (`sqlite::…` and `postgres::…`). Set `TEST_LOG=1` to see server logs.
 
-mod helpers;
 #[path = "../common/mod.rs"]
 mod common;
+mod helpers;
 
 mod abuse;
 mod bad_input;

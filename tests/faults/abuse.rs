@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::{
-    harness::{Backend, Browser, Server, ONE_AT_A_TIME, WAIT},
     common::gifs::gif_bomb,
+    harness::{Backend, Browser, Server, ONE_AT_A_TIME, WAIT},
 };
 
 /// Issue 13, item 6: 20 concurrent bomb uploads by a member grew the server by 313 MB (each

@@ -26,7 +26,9 @@ use rows::{MessageRow, RoomRow, MESSAGE_COLUMNS, ROOM_COLUMNS};
 use super::This;
 use crate::{
     domain::{ClientAddress, GifId, Member, MemberChange, Message, NewMessage, NewRoom, Room, RoomId, User, UserId},
-    storage::{joined_text, system, Departure, OwnerAction, Page, Renewal, RoomPage, Seat, StorageError, Store, StoreResult},
+    storage::{
+        joined_text, system, Departure, OwnerAction, Page, Renewal, RoomPage, Seat, StorageError, Store, StoreResult,
+    },
 };
 
 /// What a backend tells the rules: its column types, its room lock, and the operations it
@@ -62,8 +64,11 @@ pub(super) trait Dialect: Sync {
     /// See [`Store::is_sole_instance`].
     fn is_sole_instance(&self) -> impl Future<Output = StoreResult<bool>> + Send;
     /// See [`Store::extend_seats`]: thousands of seats in a statement or a few.
-    fn extend_seats(&self, seats: &[(RoomId, UserId)], until: DateTime<Utc>)
-        -> impl Future<Output = StoreResult<()>> + Send;
+    fn extend_seats(
+        &self,
+        seats: &[(RoomId, UserId)],
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     /// A faster way to store `batch` than [`append_each`], if the backend has one for it.
     fn append_fast(
         &self,
@@ -120,7 +125,10 @@ impl Store for This {
             .bind(candidate)
             .execute(&mut *conn)
             .await?;
-        Ok(sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1").bind(name).fetch_one(&mut *conn).await?)
+        Ok(sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&mut *conn)
+            .await?)
     }
 
     async fn create_room(&self, new: NewRoom, seat_until: DateTime<Utc>) -> StoreResult<(Room, Message)> {

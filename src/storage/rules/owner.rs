@@ -29,9 +29,10 @@ pub(super) async fn kick(pool: &Pool, room: RoomId, by: &User, target: UserId) -
     .bind(time(now))
     .execute(&mut *tx)
     .await?;
-    for statement in
-        ["DELETE FROM seats WHERE room_id = $1 AND user_id = $2", "DELETE FROM room_access WHERE room_id = $1 AND user_id = $2"]
-    {
+    for statement in [
+        "DELETE FROM seats WHERE room_id = $1 AND user_id = $2",
+        "DELETE FROM room_access WHERE room_id = $1 AND user_id = $2",
+    ] {
         sqlx::query(statement).bind(id(room.0)).bind(id(target.0)).execute(&mut *tx).await?;
     }
     sqlx::query("INSERT INTO room_bans (room_id, user_id, banned_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
@@ -47,7 +48,12 @@ pub(super) async fn kick(pool: &Pool, room: RoomId, by: &User, target: UserId) -
 }
 
 /// See `Store::transfer_ownership`.
-pub(super) async fn transfer_ownership(pool: &Pool, room: RoomId, by: &User, target: UserId) -> StoreResult<OwnerAction> {
+pub(super) async fn transfer_ownership(
+    pool: &Pool,
+    room: RoomId,
+    by: &User,
+    target: UserId,
+) -> StoreResult<OwnerAction> {
     let mut tx = pool.begin().await?;
     let heir = match seated_target(&mut tx, room, by, target).await? {
         Ok(heir) => heir,

@@ -15,7 +15,12 @@ const IS_BANNED: &str = "SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = 
          AND NOT EXISTS (SELECT 1 FROM seats WHERE room_id = $1 AND user_id = $2) \
          AND NOT EXISTS (SELECT 1 FROM rooms WHERE id = $1 AND owner_id = $2))";
 
-pub(super) async fn is_banned(conn: &mut Conn, room: RoomId, user: UserId, address: ClientAddress) -> StoreResult<bool> {
+pub(super) async fn is_banned(
+    conn: &mut Conn,
+    room: RoomId,
+    user: UserId,
+    address: ClientAddress,
+) -> StoreResult<bool> {
     Ok(sqlx::query_scalar(IS_BANNED)
         .bind(id(room.0))
         .bind(id(user.0))
@@ -162,11 +167,12 @@ async fn expire_in(conn: &mut Conn, room: RoomId, now: DateTime<Utc>) -> StoreRe
     }
     if owner_left {
         // The member present longest inherits the room.
-        let (heir, name): (Id, Option<String>) =
-            sqlx::query_as("SELECT user_id, user_name FROM seats WHERE room_id = $1 ORDER BY joined_at, user_id LIMIT 1")
-                .bind(id(room.0))
-                .fetch_one(&mut *conn)
-                .await?;
+        let (heir, name): (Id, Option<String>) = sqlx::query_as(
+            "SELECT user_id, user_name FROM seats WHERE room_id = $1 ORDER BY joined_at, user_id LIMIT 1",
+        )
+        .bind(id(room.0))
+        .fetch_one(&mut *conn)
+        .await?;
         messages.push(set_owner(conn, room, &User::new(UserId(This::uuid(&heir)), name.as_deref())).await?);
     }
     Ok(Some(Departure { room_id: room, messages, room: Some(room_in(conn, room).await?) }))
