@@ -62,6 +62,7 @@ if [ ! -x "$VENV/bin/schemathesis" ]; then
 fi
 export SCHEMATHESIS="$VENV/bin/schemathesis"
 
-# --- Lints, then the suite. ---
+# --- Formatting and lints, then the suite. ---
+cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 cargo test "$@"

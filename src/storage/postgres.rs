@@ -79,6 +79,7 @@ impl rules::Dialect for PostgresStore {
     type Int = i32;
 
     const LOCK_ROOM: &'static str = "SELECT owner_id, max_members FROM rooms WHERE id = $1 FOR UPDATE";
+    const TIME_DIGITS: u16 = 6;
     const ROW_LOCKS: bool = true;
 
     fn id(uuid: Uuid) -> Uuid {

@@ -83,6 +83,7 @@ impl rules::Dialect for SqliteStore {
 
     // The single writer connection already makes the caller's transaction exclusive.
     const LOCK_ROOM: &'static str = "SELECT owner_id, max_members FROM rooms WHERE id = $1";
+    const TIME_DIGITS: u16 = 3;
     const ROW_LOCKS: bool = false;
 
     fn id(uuid: Uuid) -> String {
@@ -149,5 +150,24 @@ impl rules::Dialect for SqliteStore {
         _renewal: Renewal,
     ) -> StoreResult<Option<Vec<Option<Message>>>> {
         Ok(None) // statement by statement is already in-process
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_in_memory_database_leaves_no_lock_file_behind() {
+        let lock_files = || {
+            std::fs::read_dir(".")
+                .unwrap()
+                .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+                .filter(|name| name.starts_with("file:sqlx-in-memory-"))
+                .count()
+        };
+        let before = lock_files();
+        let _store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        assert_eq!(lock_files(), before, "an in-memory database has no file to lock");
     }
 }

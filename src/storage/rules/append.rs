@@ -1,9 +1,9 @@
 //! Appending to a room's sequence: every stored message, system or posted, comes through here
 //! (or through a backend's faster batch, `Dialect::append_fast`, which keeps the same rules).
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 
-use super::{id, lock_room, seats::touch_seat_in, time, Conn, Dialect, This, Time};
+use super::{id, lock_room, seats::touch_seat_in, time, Conn, Dialect, This};
 use crate::{
     domain::{MemberChange, Message, NewMessage, RoomId, StoredGif, User},
     storage::{Renewal, StorageError, StoreResult},
@@ -70,11 +70,12 @@ async fn append_row(conn: &mut Conn, message: &NewMessage) -> StoreResult<Messag
         .bind(id(message.room.0))
         .fetch_one(&mut *conn)
         .await?;
-    // Returned rather than kept, so the time has the precision a later read gives.
-    let created_at: Time = sqlx::query_scalar(
+    // At the precision the column keeps, so the live event and a later read agree.
+    let created_at = Utc::now().trunc_subsecs(This::TIME_DIGITS);
+    sqlx::query(
         "INSERT INTO messages (room_id, seq, kind, user_id, user_name, to_user_id, to_user_name, text, gif_id, \
          gif_width, gif_height, member_change, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING created_at",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(id(message.room.0))
     .bind(seq)
@@ -88,8 +89,8 @@ async fn append_row(conn: &mut Conn, message: &NewMessage) -> StoreResult<Messag
     .bind(gif.map(|g| This::int(g.width.into())))
     .bind(gif.map(|g| This::int(g.height.into())))
     .bind(message.change().map(MemberChange::as_str))
-    .bind(time(Utc::now()))
-    .fetch_one(&mut *conn)
+    .bind(time(created_at))
+    .execute(&mut *conn)
     .await?;
-    Ok(message.stored(seq, This::utc(created_at)))
+    Ok(message.stored(seq, created_at))
 }

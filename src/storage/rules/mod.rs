@@ -50,6 +50,9 @@ pub(super) trait Dialect: Sync {
     /// write transaction exclusive, so it skips the statement where only the lock was wanted.
     const ROW_LOCKS: bool;
 
+    /// How many decimal digits of a second a stored time keeps.
+    const TIME_DIGITS: u16;
+
     fn id(uuid: Uuid) -> Self::Id;
     fn uuid(id: &Self::Id) -> Uuid;
     fn time(at: DateTime<Utc>) -> Self::Time;
@@ -210,19 +213,11 @@ impl Store for This {
     }
 
     async fn has_access(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
-        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM room_access WHERE room_id = $1 AND user_id = $2)")
-            .bind(id(room.0))
-            .bind(id(user.0))
-            .fetch_one(self.reader())
-            .await?)
+        self.has_row("SELECT EXISTS (SELECT 1 FROM room_access WHERE room_id = $1 AND user_id = $2)", room, user).await
     }
 
     async fn is_kicked(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
-        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND user_id = $2)")
-            .bind(id(room.0))
-            .bind(id(user.0))
-            .fetch_one(self.reader())
-            .await?)
+        self.has_row("SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND user_id = $2)", room, user).await
     }
 
     async fn is_banned(&self, room: RoomId, user: UserId, address: ClientAddress) -> StoreResult<bool> {
@@ -245,7 +240,7 @@ impl Store for This {
         match seats::expiry(&mut *self.reader().acquire().await?, room, user).await? {
             None => Ok(false),
             Some(expires) if expires >= renewal.renew_before => Ok(true),
-            Some(_) => seats::touch_seat_in(&mut *self.writer().acquire().await?, room, user, renewal).await,
+            Some(_) => seats::renew(&mut *self.writer().acquire().await?, room, user, renewal).await,
         }
     }
 
@@ -360,26 +355,10 @@ impl Store for This {
     }
 
     async fn members(&self, room: RoomId) -> StoreResult<(Vec<Member>, i64)> {
-        // One statement, so the list and `as_of` come from the same snapshot.
-        let rows: Vec<(Id, Option<String>, Time, bool, i64)> = sqlx::query_as(
-            "SELECT s.user_id, s.user_name, s.joined_at, s.user_id = r.owner_id, r.last_seq \
-             FROM rooms r JOIN seats s ON s.room_id = r.id WHERE r.id = $1 ORDER BY s.joined_at, s.user_id",
-        )
-        .bind(id(room.0))
-        .fetch_all(self.reader())
-        .await?;
-        let Some(as_of) = rows.first().map(|row| row.4) else {
-            return Ok((Vec::new(), self.last_message_id(room).await?));
-        };
-        let members = rows
-            .into_iter()
-            .map(|(user, name, since, owner, _)| Member {
-                user: User::new(UserId(This::uuid(&user)), name.as_deref()),
-                owner,
-                since: This::utc(since),
-            })
-            .collect();
-        Ok((members, as_of))
+        match rows::members(self.reader(), room).await? {
+            Some(listed) => Ok(listed),
+            None => Ok((Vec::new(), self.last_message_id(room).await?)),
+        }
     }
 
     async fn kick(&self, room: RoomId, by: &User, target: UserId) -> StoreResult<OwnerAction> {
@@ -392,6 +371,13 @@ impl Store for This {
 
     async fn rename(&self, user: &User, old_name: &str) -> StoreResult<Vec<Message>> {
         owner::rename(self.writer(), user, old_name).await
+    }
+}
+
+impl This {
+    /// Whether `exists` (an `EXISTS` over room `$1` and user `$2`) finds a row.
+    async fn has_row(&self, exists: &'static str, room: RoomId, user: UserId) -> StoreResult<bool> {
+        Ok(sqlx::query_scalar(exists).bind(id(room.0)).bind(id(user.0)).fetch_one(self.reader()).await?)
     }
 }
 

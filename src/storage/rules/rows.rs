@@ -1,8 +1,8 @@
 //! Rows as both databases return them, and their conversion into domain types.
 
-use super::{id, Conn, Dialect, Id, Int, This, Time};
+use super::{id, Conn, Db, Dialect, Id, Int, This, Time};
 use crate::{
-    domain::{GifId, MemberChange, Message, MessageKind, Room, RoomId, User, UserId},
+    domain::{GifId, Member, MemberChange, Message, MessageKind, Room, RoomId, User, UserId},
     storage::StoreResult,
 };
 
@@ -79,4 +79,27 @@ pub(super) async fn room_in(conn: &mut Conn, room: RoomId) -> StoreResult<Room> 
     let row: RoomRow =
         sqlx::query_as(&format!("{ROOM_COLUMNS} WHERE r.id = $1")).bind(id(room.0)).fetch_one(conn).await?;
     Ok(row.into())
+}
+
+/// The seat holders, longest-present first, with the room's last sequence number, read in one
+/// statement so both come from the same snapshot; `None` when nobody holds a seat (or there is
+/// no room), which has no row to carry the number.
+pub(super) async fn members(pool: &sqlx::Pool<Db>, room: RoomId) -> StoreResult<Option<(Vec<Member>, i64)>> {
+    let rows: Vec<(Id, Option<String>, Time, bool, i64)> = sqlx::query_as(
+        "SELECT s.user_id, s.user_name, s.joined_at, s.user_id = r.owner_id, r.last_seq \
+         FROM rooms r JOIN seats s ON s.room_id = r.id WHERE r.id = $1 ORDER BY s.joined_at, s.user_id",
+    )
+    .bind(id(room.0))
+    .fetch_all(pool)
+    .await?;
+    let Some(as_of) = rows.first().map(|row| row.4) else { return Ok(None) };
+    let members = rows
+        .into_iter()
+        .map(|(user, name, since, owner, _)| Member {
+            user: User::new(UserId(This::uuid(&user)), name.as_deref()),
+            owner,
+            since: This::utc(since),
+        })
+        .collect();
+    Ok(Some((members, as_of)))
 }

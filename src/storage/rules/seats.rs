@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{append_in, id, lock_room, owner::set_owner, rows::room_in, time, Conn, Dialect, Id, This, Time};
 use crate::{
     domain::{ClientAddress, MemberChange, RoomId, User, UserId},
-    storage::{joined_text, left_text, system, Departure, Renewal, Seat, StoreResult},
+    storage::{joined_text, left_text, system, Departure, Renewal, Seat, StorageError, StoreResult},
 };
 
 /// See `Store::is_banned`. Binds room, user, address.
@@ -42,19 +42,25 @@ pub(super) async fn expiry(conn: &mut Conn, room: RoomId, user: UserId) -> Store
 /// Whether the user holds a seat, renewing it per `renewal`: a write only for a seat close to
 /// expiring.
 pub(super) async fn touch_seat_in(conn: &mut Conn, room: RoomId, user: UserId, renewal: Renewal) -> StoreResult<bool> {
-    let Some(expires) = expiry(conn, room, user).await? else { return Ok(false) };
-    if expires < renewal.renew_before {
-        sqlx::query(
-            "UPDATE seats SET expires_at = CASE WHEN expires_at < $3 THEN $3 ELSE expires_at END \
-             WHERE room_id = $1 AND user_id = $2",
-        )
-        .bind(id(room.0))
-        .bind(id(user.0))
-        .bind(time(renewal.until))
-        .execute(conn)
-        .await?;
+    match expiry(conn, room, user).await? {
+        None => Ok(false),
+        Some(expires) if expires >= renewal.renew_before => Ok(true),
+        Some(_) => renew(conn, room, user, renewal).await,
     }
-    Ok(true)
+}
+
+/// Extends the user's seat to at least `renewal.until`; whether they hold one.
+pub(super) async fn renew(conn: &mut Conn, room: RoomId, user: UserId, renewal: Renewal) -> StoreResult<bool> {
+    let renewed = sqlx::query(
+        "UPDATE seats SET expires_at = CASE WHEN expires_at < $3 THEN $3 ELSE expires_at END \
+         WHERE room_id = $1 AND user_id = $2",
+    )
+    .bind(id(room.0))
+    .bind(id(user.0))
+    .bind(time(renewal.until))
+    .execute(conn)
+    .await?;
+    Ok(renewed.rows_affected() == 1)
 }
 
 /// See `Store::take_seat`.
@@ -66,7 +72,7 @@ pub(super) async fn take_seat(
     until: DateTime<Utc>,
 ) -> StoreResult<Seat> {
     let mut tx = pool.begin().await?;
-    let Some((_, max)) = lock_room(&mut tx, room).await? else { return Err(crate::storage::StorageError::NotFound) };
+    let Some((_, max)) = lock_room(&mut tx, room).await? else { return Err(StorageError::NotFound) };
     if is_banned(&mut tx, room, user.id, address).await? {
         return Ok(Seat::Banned);
     }
