@@ -9,6 +9,8 @@
 //! `.ci/run` installs both. Every test makes its own database and cluster, one at a time.
 //! When a test fails, the instances' and nginx's logs are printed and kept.
 
+mod common;
+
 use std::{
     fs::File,
     os::unix::process::CommandExt,
@@ -28,6 +30,11 @@ use reqwest::{
 use serde_json::{json, Value};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message as WsMessage};
+
+use common::{
+    database::TestDatabase,
+    process::{die_with_parent, free_port, install_crypto, print_tail, wait_until_up, SERVER},
+};
 
 /// Longest any single wait may take (a response, a stream event, a start-up): a stuck test
 /// fails instead of hanging.
@@ -378,11 +385,11 @@ async fn nothing_is_lost_when_the_listen_connections_are_terminated() {
     assert_eq!(bob_sse.next_chat().await, before);
     assert_eq!(carol_ws.next_chat().await, before);
 
-    let admin = sqlx::PgPool::connect(&cluster.database_url).await.unwrap();
+    let admin = sqlx::PgPool::connect(&cluster.database.url).await.unwrap();
     let terminated: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'LISTEN%'",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() \
+         AND query ILIKE 'LISTEN%'",
     )
-    .bind(&cluster.database)
     .fetch_all(&admin)
     .await
     .unwrap();
@@ -499,9 +506,7 @@ struct Cluster {
     instances: Vec<Instance>,
     nginx: Option<Child>,
     nginx_port: u16,
-    admin_url: String,
-    database: String,
-    database_url: String,
+    database: TestDatabase,
 }
 
 impl Cluster {
@@ -510,12 +515,11 @@ impl Cluster {
     async fn start(overrides: &[(&str, &str)]) -> Self {
         assert!(Path::new(NGINX).exists(), "install nginx (.ci/run does)");
         let began = Instant::now();
-        let (admin_url, database, database_url) = fresh_database().await;
+        let database = TestDatabase::postgres().await;
         let created = began.elapsed();
         let dir = std::env::temp_dir().join(format!("gifchat-instances-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut cluster =
-            Cluster { dir, instances: Vec::new(), nginx: None, nginx_port: 0, admin_url, database, database_url };
+        let mut cluster = Cluster { dir, instances: Vec::new(), nginx: None, nginx_port: 0, database };
         for n in 1..=3 {
             cluster.start_instance(n, overrides).await;
         }
@@ -540,14 +544,14 @@ impl Cluster {
         for attempt in 1..=3 {
             let port = free_port();
             let out = File::create(&log).unwrap();
-            let mut command = Command::new(env!("CARGO_BIN_EXE_gif-chat"));
+            let mut command = Command::new(SERVER);
             command
                 .env_clear()
                 // Not the repository: a developer's .env there must not leak into the test.
                 .current_dir(&self.dir)
                 .env("HOST", "127.0.0.1")
                 .env("PORT", port.to_string())
-                .env("DATABASE_URL", &self.database_url)
+                .env("DATABASE_URL", &self.database.url)
                 .env("COOKIE_SECRET", COOKIE_SECRET)
                 .env("STATIC_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/static"))
                 .env("PRESENCE_LEASE", "3s")
@@ -652,11 +656,6 @@ impl Drop for Cluster {
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
-        let began = Instant::now();
-        drop_database(&self.admin_url, &self.database);
-        if began.elapsed() > SLOW {
-            eprintln!("note: dropping the test database took {:?}", began.elapsed());
-        }
     }
 }
 
@@ -683,80 +682,6 @@ fn nginx_conf(dir: &Path, listen: u16, first: u16, second: u16) -> String {
          \x20   scgi_temp_path {dir}/scgi;\n\
          \n{indented}}}\n"
     )
-}
-
-/// A port free on 127.0.0.1 a moment ago (the caller retries should someone take it).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// The child gets `signal` when the test process (strictly: the thread that spawned it, the
-/// test's own, which outlives the cluster) dies, so a killed test run leaves nothing behind.
-fn die_with_parent(command: &mut Command, signal: libc::c_int) {
-    unsafe {
-        command.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
-/// Polls `url` until it answers 200 (bounded); `Err` if the process exited first.
-async fn wait_until_up(url: &str, child: &mut Child) -> Result<(), String> {
-    install_crypto();
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(1)).build().unwrap();
-    for _ in 0..300 {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Err(format!("exited ({status}) before answering {url}"));
-        }
-        if client.get(url).send().await.is_ok_and(|r| r.status() == StatusCode::OK) {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{url} did not answer within 300 tries");
-}
-
-/// A new database on the test server. Fails loudly (never skips) when PostgreSQL is away:
-/// without it there is nothing to share between instances, so nothing is tested.
-async fn fresh_database() -> (String, String, String) {
-    use sqlx::Connection;
-    let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
-    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|err| {
-        panic!("PostgreSQL must be reachable at {admin_url} for the multi-instance tests: {err}")
-    });
-    // The `gifchat_test_` prefix lets .ci/run sweep databases a killed run left behind.
-    let name = format!("gifchat_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create the test database");
-    let (base, _) = admin_url.rsplit_once('/').expect("the database URL ends with /dbname");
-    let url = format!("{base}/{name}");
-    (admin_url, name, url)
-}
-
-/// Best effort, from Drop: on its own thread, as Drop may run inside the test's runtime.
-fn drop_database(admin_url: &str, name: &str) {
-    let (admin_url, statement) = (admin_url.to_owned(), format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    let _ = std::thread::spawn(move || {
-        use sqlx::Connection;
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-        runtime.block_on(async {
-            let mut admin =
-                timeout(Duration::from_secs(5), sqlx::PgConnection::connect(&admin_url)).await.ok()?.ok()?;
-            timeout(Duration::from_secs(10), sqlx::query(&statement).execute(&mut admin)).await.ok()?.ok()
-        })
-    })
-    .join();
-}
-
-fn print_tail(label: &str, file: &Path) {
-    let text = std::fs::read_to_string(file).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    eprintln!("--- {label} (last {} lines) ---", lines.len().min(40));
-    for line in &lines[lines.len().saturating_sub(40)..] {
-        eprintln!("{line}");
-    }
 }
 
 /// Open streams of each transport on an instance, from its /metrics.
@@ -821,11 +746,6 @@ async fn wait_for_members(stream: &mut Sub, done: impl Fn(&[String]) -> bool) {
 // ---------------------------------------------------------------------------------------------
 // A browser (a cookie jar, so an identity, valid on every instance) and its streams
 // ---------------------------------------------------------------------------------------------
-
-fn install_crypto() {
-    // reqwest is built with rustls (for the HTTPS tests), which needs a process-wide provider.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
 
 #[derive(Clone)]
 struct Browser {
