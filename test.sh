@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs and starts what the tests need (PostgreSQL,
 # Debian's Chromium, nginx, the browser suite's npm packages, schemathesis), each only if it is
-# missing, so a second run goes straight to the tests; then clippy and `cargo test`.
+# missing, so a second run goes straight to the tests; then clippy and `cargo test` over the workspace (the server and the load generator).
 # Debian (or Ubuntu) with a Rust toolchain, as root (it may apt-get install). CI runs exactly
 # this (.ci/run). Extra arguments go to `cargo test` (say `./test.sh --test api`).
 set -euo pipefail
@@ -64,5 +64,5 @@ export SCHEMATHESIS="$VENV/bin/schemathesis"
 
 # --- Formatting and lints, then the suite. ---
 cargo fmt --all -- --check
-cargo clippy --all-targets --quiet -- -D warnings
-cargo test "$@"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo test --workspace "$@"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Starts a release gif-chat with its default limits (and a second one over TLS), runs
 # bench/abuse_probe.py against both, and stops them. Loopback only.
-#   cargo build --release --bins && bench/abuse_probe.sh
+#   cargo build --release --workspace && bench/abuse_probe.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${CARGO_TARGET_DIR:-target}/release/gif-chat
-[ -x "$bin" ] || { echo "build first: cargo build --release --bins" >&2; exit 1; }
+[ -x "$bin" ] || { echo "build first: cargo build --release --workspace" >&2; exit 1; }
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 \

@@ -3,12 +3,14 @@
 #   bench/run.sh <scenario> <sqlite|postgres> [sse|ws|poll] [extra gif-chat-load flags...]
 # Scenarios: 1 many rooms, 2 one big room, 3 write throughput, 4 many idle connections.
 # Writes the generator's JSON report to bench/results/<scenario>-<db>-<transport>.json.
-# Needs `cargo build --release --bins` first; PostgreSQL runs need the local server (see README).
+# Needs `cargo build --release --workspace` first (GIF_CHAT_SERVER=path picks another server build); PostgreSQL runs need the local server (see README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scenario=$1 db=$2 transport=${3:-sse}
 shift $(( $# < 3 ? $# : 3 ))
 target=${CARGO_TARGET_DIR:-target}/release
+# GIF_CHAT_SERVER runs another build of the server (an older commit's, to compare the two).
+server_bin=${GIF_CHAT_SERVER:-$target/gif-chat}
 port=${BENCH_PORT:-8402}
 
 case $scenario in
@@ -44,7 +46,7 @@ if [ "$scenario" = 4 ]; then grace=120s; fi
 # The generator opens every session and stream from one or two addresses: the per-address
 # limits on new sessions and open streams are off, like the write limits.
 PORT=$port DATABASE_URL=$url PRESENCE_GRACE=$grace MAX_ROOM_CAPACITY=2100 RATE_LIMIT_BURST=0 MAX_STREAMS_PER_SESSION=0 \
-  NEW_SESSION_BURST=0 MAX_STREAMS_PER_ADDRESS=0 RUST_LOG=warn "$target/gif-chat" &
+  NEW_SESSION_BURST=0 MAX_STREAMS_PER_ADDRESS=0 RUST_LOG=warn "$server_bin" &
 server=$!
 cleanup() {
   kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Import cycles among the server's source files (src/, the load generator in src/bin aside).
+"""Import cycles among the server's source files (src/; the load generator is a package of its own, load/).
 
 A file depends on the files whose items it names (`use crate::…`, `crate::…` paths) and on the
 modules it declares (`mod x;`). Prints every strongly connected group of two or more files and
@@ -12,7 +12,6 @@ import re, os, sys
 root = sys.argv[1] if len(sys.argv) > 1 else 'src'
 files = {}
 for dp, dn, fn in os.walk(root):
-    if 'bin' in dp.split(os.sep): continue
     for f in fn:
         if f.endswith('.rs'):
             p = os.path.join(dp, f)

@@ -95,15 +95,8 @@ impl Sessions {
 /// and sets the cookie when a handler says so.
 pub async fn identify(State(sessions): State<Sessions>, mut request: Request, next: Next) -> Response {
     let name = sessions.cookie;
-    let presented = request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(cookie, _)| *cookie == name)
-        .and_then(|(_, value)| sessions.key.open(value));
+    let headers = request.headers().get_all(header::COOKIE).iter().filter_map(|value| value.to_str().ok());
+    let presented = SessionKey::presented(headers, name).and_then(|cookie| sessions.key.open(cookie.value()));
     match presented {
         Some(identity) => {
             if !is_from_another_site(request.headers()) {
@@ -119,11 +112,7 @@ pub async fn identify(State(sessions): State<Sessions>, mut request: Request, ne
 
     let mut response = next.run(request).await;
     if let Some(ReissueCookie(identity)) = response.extensions_mut().remove::<ReissueCookie>() {
-        let secure = if name == SECURE_COOKIE_NAME { "; Secure" } else { "" };
-        let cookie = format!(
-            "{name}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}",
-            sessions.key.seal(&identity)
-        );
+        let cookie = sessions.key.set_cookie(name, &identity, name == SECURE_COOKIE_NAME);
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }

@@ -14,8 +14,25 @@ use tokio::time::Instant;
 
 use super::database::TestDatabase;
 
-/// The server binary Cargo built for this test run.
-pub const SERVER: &str = env!("CARGO_BIN_EXE_gif-chat");
+/// The server binary Cargo built for this test run. The server's own suites get its path from
+/// Cargo; another workspace package's suite (the load generator's smoke test) finds it in the
+/// same target directory, where `cargo test --workspace` builds it.
+pub fn server_binary() -> PathBuf {
+    if let Some(own) = option_env!("CARGO_BIN_EXE_gif-chat") {
+        return own.into();
+    }
+    let test = std::env::current_exe().expect("the test binary's path");
+    // target/<profile>/deps/<test> → target/<profile>/gif-chat
+    let server = test.parent().and_then(Path::parent).expect("a target directory").join("gif-chat");
+    assert!(server.exists(), "{} is missing: build the server too (`cargo test --workspace` does)", server.display());
+    server
+}
+
+/// The server package's directory (static files, specs), whichever package's suite asks.
+pub fn repository() -> &'static Path {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors().find(|dir| dir.join("static/index.html").is_file()).expect("the repository holds static/")
+}
 /// Longest a start-up may take.
 pub const START_WAIT: Duration = Duration::from_secs(15);
 
@@ -67,14 +84,14 @@ impl ServerProcess {
         self.runs += 1;
         let log = self.log_path(self.runs);
         let out = File::create(&log).unwrap();
-        let mut command = Command::new(SERVER);
+        let mut command = Command::new(server_binary());
         command
             .env_clear()
             .current_dir(&self.dir)
             .env("HOST", "127.0.0.1")
             .env("PORT", self.port.to_string())
             .env("DATABASE_URL", &self.database.url)
-            .env("STATIC_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/static"))
+            .env("STATIC_DIR", repository().join("static"))
             .env("NEW_SESSION_BURST", "0")
             .env("RUST_LOG", "warn")
             .envs(self.env.iter().map(|(k, v)| (k, v)))

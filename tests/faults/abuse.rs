@@ -93,7 +93,7 @@ async fn client_text_cannot_forge_log_lines_and_secrets_stay_out_of_the_log() {
 
     // A PostgreSQL URL with its password as a query parameter; the server cannot connect (port
     // 1), and says so, and prints its configuration first.
-    let output = std::process::Command::new(crate::common::process::SERVER)
+    let output = std::process::Command::new(crate::common::process::server_binary())
         .env_clear()
         .env("DATABASE_URL", "postgres://app@127.0.0.1:1/chat?sslmode=disable&password=hunter2")
         .env("RUST_LOG", "info")

@@ -11,7 +11,6 @@ mod abuse;
 #[path = "../common/mod.rs"]
 mod common;
 mod harness;
-mod sse;
 
 mod shutdown;
 mod stuck_reader;

@@ -21,8 +21,8 @@ use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::{
+    common::sse::{End, SseStream},
     harness::{Backend, Browser, Server, Socket, ONE_AT_A_TIME, WAIT},
-    sse::{End, SseStream},
 };
 
 const POSTERS: usize = 4;
@@ -53,11 +53,11 @@ async fn sigterm_under_load(backend: Backend) {
     let mut subscribers = Vec::new();
     for i in 0..SSE_SUBSCRIBERS {
         let browser = Browser::new(&base);
-        let stream = browser.sse(&room, None).await;
+        let stream = browser.sse_blocks(&room, None).await;
         subscribers.push(Subscriber::new(format!("sse {i}"), browser, Transport::Sse(stream)));
     }
     let browser = Browser::new(&base);
-    let socket = browser.ws(&room, None).await;
+    let socket = browser.socket(&room, None, None).await;
     subscribers.push(Subscriber::new("ws".into(), browser, Transport::Ws(Box::new(socket))));
     let posters: Vec<Browser> = (0..POSTERS).map(|_| Browser::new(&base)).collect();
     for poster in &posters {
@@ -254,8 +254,8 @@ impl Subscriber {
     async fn reconnect(&mut self, room: &str) {
         let last = self.seen.last().map(id);
         self.transport = match self.transport {
-            Transport::Sse(_) => Transport::Sse(self.browser.sse(room, last).await),
-            Transport::Ws(_) => Transport::Ws(Box::new(self.browser.ws(room, last).await)),
+            Transport::Sse(_) => Transport::Sse(self.browser.sse_blocks(room, last).await),
+            Transport::Ws(_) => Transport::Ws(Box::new(self.browser.socket(room, last, None).await)),
         };
     }
 

@@ -22,8 +22,8 @@ use tokio::{
 };
 
 use crate::{
+    common::sse::Parser,
     harness::{Backend, Browser, Server, ONE_AT_A_TIME, WAIT},
-    sse::Parser,
 };
 
 /// Characters per chat: big chats fill the socket buffers with few posts.
@@ -114,7 +114,7 @@ async fn a_stalled_connection_is_closed_and_its_reader_resumes_without_loss() {
     assert!(!is_complete, "the stream was cut, not finished");
     let before_close = stuck.seen.clone();
     let resume = before_close.last().map(id);
-    let mut resumed = reader.sse(&room, resume).await;
+    let mut resumed = reader.sse_blocks(&room, resume).await;
     let last = posted.iter().map(id).max().unwrap();
     let mut seen = before_close;
     while seen.last().is_none_or(|m| id(m) < last) {

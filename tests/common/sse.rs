@@ -1,6 +1,7 @@
 //! A small Server-Sent Events reader that keeps what `eventsource-stream` drops: blocks
 //! without data (a `retry:` hint on its own) and comments. Fed raw bytes, from reqwest or from
-//! a bare TCP socket (event streams are close-delimited, so its bytes are the body).
+//! a bare TCP socket (event streams are close-delimited, so its bytes are the body). The
+//! suites that read streams as a browser does use it through `stream::RoomStream`.
 
 use std::{collections::VecDeque, pin::Pin, time::Duration};
 
