@@ -8,7 +8,9 @@ export { sentence, errorText, showError, clearError, installGlobalErrorHandler }
 export {
   h, timeElement, readableColor, renderIdentity, formatBytes, prefersReducedMotion,
 } from '/shared/dom.js';
-export { TRANSPORT_LABELS, setConnectionState, setConnectionTransport } from '/shared/connection.js';
+export {
+  TRANSPORT_LABELS, setConnectionState, setConnectionTransport, showTransportState,
+} from '/shared/connection-indicator.js';
 export { LiveStream } from '/shared/live-stream.js';
 export { backoffDelay } from '/shared/backoff.js';
 export { RoomSocket } from '/shared/room-socket.js';

@@ -2,7 +2,7 @@
 
 import {
   ApiError, LiveStream, api, clearError, enterRoom, h, installGlobalErrorHandler,
-  readableColor, renderIdentity, showError,
+  readableColor, renderIdentity, showError, showTransportState,
 } from '/api.js';
 
 const roomList = document.getElementById('rooms');
@@ -37,6 +37,7 @@ async function start() {
       'room-updated': upsertRoom,
       'room-deleted': (data) => removeRoom(data.id),
     },
+    onState: showTransportState,
   });
   lobby.open();
   loadRoomsOnce();

@@ -77,7 +77,7 @@ async function sendText() {
 function postText(body) {
   if (stream.name === 'ws') {
     const sent = transports.ws.sendChat(body);
-    if (sent) return sent;
+    if (sent) return sent.reply;
   }
   return api(`${roomPath}/messages`, { method: 'POST', body });
 }

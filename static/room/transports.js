@@ -1,6 +1,8 @@
 // The live feed: SSE, WebSocket or long-polling, and the switch in the header that picks one.
 
-import { LiveStream, LongPoll, RoomSocket, TRANSPORT_LABELS, setConnectionTransport } from '/api.js';
+import {
+  LiveStream, LongPoll, RoomSocket, TRANSPORT_LABELS, setConnectionTransport, showTransportState,
+} from '/api.js';
 import { els, roomPath, state } from '/room/context.js';
 import { rejoinBeforeReopen, renderMemberCount, scheduleRoomRefresh } from '/room/entering.js';
 import { onKicked, onResync, onRoomDeleted, onStreamMessage } from '/room/live-events.js';
@@ -26,7 +28,8 @@ const STREAM_EVENTS = {
 /**
  * The three ways of receiving the room's events. Each resumes after `state.cursor`, so
  * switching from one to another (stop the old, open the new) misses nothing, and what
- * both deliver is shown once (insertMessage skips ids already shown).
+ * both deliver is shown once (insertMessage skips ids already shown). They report their
+ * state to the header's indicator.
  */
 export const transports = {
   // Always resume after what we have; the browser's own Last-Event-ID header wins over it.
@@ -34,11 +37,13 @@ export const transports = {
     url: () => `${roomPath}/events?after=${state.cursor}`,
     events: STREAM_EVENTS,
     beforeReopen: rejoinBeforeReopen,
+    onState: showTransportState,
   }),
   ws: new RoomSocket({
     url: () => `${location.protocol === 'https:' ? 'wss://' : 'ws://'}${location.host}${roomPath}/ws?after=${state.cursor}`,
     events: STREAM_EVENTS,
     beforeReopen: rejoinBeforeReopen,
+    onState: showTransportState,
   }),
   poll: new LongPoll({
     url: () => `${roomPath}/messages?after=${state.cursor}`,
@@ -46,6 +51,7 @@ export const transports = {
     onMessage: onStreamMessage,
     onGone: (error) => (error.code === 'kicked' ? onKicked() : onRoomDeleted()),
     beforeReopen: rejoinBeforeReopen,
+    onState: showTransportState,
   }),
 };
 
