@@ -1,9 +1,11 @@
 // The lobby: who you are, a form to create a room, and the live list of rooms.
 
-import {
-  ApiError, LiveStream, api, clearError, enterRoom, h, installGlobalErrorHandler,
-  readableColor, renderIdentity, showError,
-} from '/api.js';
+import { ApiError, api } from '/shared/http.js';
+import { clearError, installGlobalErrorHandler, showError } from '/shared/errors.js';
+import { h, readableColor, renderIdentity } from '/shared/dom.js';
+import { enterRoom } from '/shared/password.js';
+import { LiveStream } from '/shared/live-stream.js';
+import { showTransportState } from '/shared/connection-indicator.js';
 
 const roomList = document.getElementById('rooms');
 const emptyState = document.getElementById('rooms-empty');
@@ -37,6 +39,7 @@ async function start() {
       'room-updated': upsertRoom,
       'room-deleted': (data) => removeRoom(data.id),
     },
+    onState: showTransportState,
   });
   lobby.open();
   loadRoomsOnce();

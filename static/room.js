@@ -1,21 +1,35 @@
 // A chat room: join, show history, follow new messages (over SSE, a WebSocket or long-polling,
 // picked with the switch in the header), send text and GIFs; the member list
 // with whispers and the owner's actions (remove a member, hand the room on).
+//
+// The modules under /room/ import downwards only; what a lower one must call in a higher one
+// (the stream's events, being removed) is handed to it here.
 
-import { api, installGlobalErrorHandler } from '/api.js';
+import { api } from '/shared/http.js';
+import { installGlobalErrorHandler } from '/shared/errors.js';
 import { els, roomPath } from '/room/context.js';
-import { hideNotice, start } from '/room/entering.js';
-import { setUpTransportSwitch, stream } from '/room/transports.js';
+import {
+  hideNotice, onTransportSwitched, rejoinBeforeReopen, start,
+} from '/room/entering.js';
+import { STREAM_EVENTS, onKicked, onPollGone, onStreamMessage } from '/room/live-events.js';
+import { setUpTransports, stream } from '/room/transports.js';
+import { loadOlder } from '/room/history.js';
 import { setUpScrolling } from '/room/scrolling.js';
 import { setUpComposer } from '/room/composer.js';
 import { setUpGifs } from '/room/gifs.js';
 import { setUpMembers } from '/room/members.js';
 
 installGlobalErrorHandler(els.composerError);
-setUpTransportSwitch();
-setUpComposer();
-setUpGifs();
-setUpScrolling();
+setUpTransports({
+  events: STREAM_EVENTS,
+  onMessage: onStreamMessage,
+  onGone: onPollGone,
+  beforeReopen: rejoinBeforeReopen,
+  onSwitch: onTransportSwitched,
+});
+setUpComposer({ onKicked });
+setUpGifs({ onKicked });
+setUpScrolling({ loadOlder });
 setUpMembers();
 // "Leave" gives the seat up at once (everyone sees it, an owner hands the room on); only a
 // closed tab or a lost connection waits for the grace period.

@@ -2,7 +2,9 @@
 // (epoch milliseconds) once a second. The page shows that clock, a countdown computed with it
 // (as the original's auction page did), and how far the two clocks are apart.
 
-import { h, installGlobalErrorHandler, setConnectionState } from '/api.js';
+import { installGlobalErrorHandler } from '/shared/errors.js';
+import { h } from '/shared/dom.js';
+import { setConnectionState } from '/shared/connection-indicator.js';
 
 const STREAM_URL = '/demo/sse/clock';
 const COUNTDOWN_MS = 60_000;

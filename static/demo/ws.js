@@ -1,7 +1,9 @@
 // /demo/ws: one WebSocket, messages in both directions. The server pushes a line every few
 // seconds; the page answers each with "Hello, server! (reply #n)" on the same connection.
 
-import { clearError, h, installGlobalErrorHandler, setConnectionState, showError } from '/api.js';
+import { clearError, installGlobalErrorHandler, showError } from '/shared/errors.js';
+import { h } from '/shared/dom.js';
+import { setConnectionState } from '/shared/connection-indicator.js';
 
 const SOCKET_URL = `${location.protocol === 'https:' ? 'wss://' : 'ws://'}${location.host}/demo/ws/socket`;
 /** Entries kept in the log; older ones are dropped so a tab left open does not grow forever. */

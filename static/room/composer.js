@@ -1,14 +1,19 @@
 // The composer: send text (or a whisper), over the WebSocket when that is the transport.
 
-import { ApiError, api, clearError, joinRoom, showError } from '/api.js';
-import { els, roomId, roomPath, state } from '/room/context.js';
-import { onKicked } from '/room/live-events.js';
-import { stream, transports } from '/room/transports.js';
+import { api } from '/shared/http.js';
+import { clearError, showError } from '/shared/errors.js';
+import { els, roomPath, state } from '/room/context.js';
+import { stream } from '/room/transports.js';
 import { showLive } from '/room/messages.js';
 import { isMember } from '/room/members.js';
 import { clearWhisperTarget } from '/room/whisper.js';
+import { isKicked, withSeat } from '/room/seat.js';
 
-export function setUpComposer() {
+/** What a refused post calls when the owner removed us (live-events.js' onKicked). */
+let onKicked = () => {};
+
+export function setUpComposer(options) {
+  onKicked = options.onKicked;
   els.text.addEventListener('keydown', (event) => {
     // Enter sends, Shift+Enter is a newline; never send in the middle of IME composition.
     if (event.key !== 'Enter' || event.shiftKey || event.isComposing || event.keyCode === 229) return;
@@ -75,15 +80,9 @@ async function sendText() {
  * between connections, REST still delivers it rather than refusing to send.
  */
 function postText(body) {
-  if (stream.name === 'ws') {
-    const sent = transports.ws.sendChat(body);
-    if (sent) return sent;
-  }
+  const sent = stream.sendChat(body);
+  if (sent) return sent.reply;
   return api(`${roomPath}/messages`, { method: 'POST', body });
-}
-
-export function isKicked(error) {
-  return error instanceof ApiError && error.code === 'kicked';
 }
 
 /** readOnly rather than disabled keeps focus (and the caret) in the textarea. */
@@ -92,18 +91,4 @@ function setSending(sending) {
   els.text.readOnly = sending;
   els.send.disabled = sending || els.chat.dataset.state !== 'ready';
   els.composer.setAttribute('aria-busy', String(sending));
-}
-
-/**
- * Seats expire when no stream is open (a long network drop, a laptop lid). A post then
- * gets not_a_member: take the seat again and retry once.
- */
-export async function withSeat(action) {
-  try {
-    return await action();
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.code !== 'not_a_member') throw error;
-    await joinRoom(roomId);
-    return action();
-  }
 }

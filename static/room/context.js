@@ -61,32 +61,26 @@ function parseRoomId() {
   }
 }
 
+/**
+ * What several modules of the page read. Each field says which module writes it; what only
+ * one module needs stays inside that module.
+ */
 export const state = {
+  /** Who we are ({id, name, color}): from /api/me (entering.js), renamed by members.js. */
   me: null,
-  /** Ids already in the list: the stream, history pages and POST answers overlap. */
-  shown: new Set(),
   /**
-   * The id the stream resumes after. Only moved by the stream and by (contiguous) history
-   * loads, never by our own POST answers: those could jump past a message the stream has
-   * not delivered yet, which a reconnect would then skip.
+   * The id the stream resumes after, read by transports.js. Only moved by the stream
+   * (live-events.js) and by the first page of history (history.js), never by our own POST
+   * answers: those could jump past a message the stream has not delivered yet, which a
+   * reconnect would then skip.
    */
   cursor: 0,
-  hasOlder: false,
-  loadingOlder: false,
+  /** Whether a text is being sent (composer.js). */
   sending: false,
-  /** The GIF waiting in the preview, its object URL, and the running upload. */
-  gif: null,
-  gifUrl: null,
-  upload: null,
-  /** The room as last read (title, max); the header count prefers the member list. */
+  /** The room as last read (title, max), by entering.js; the header count prefers the member list. */
   room: null,
-  /** The newest member list ({id, name, color, owner, since}[]) and its as_of; null before one. */
+  /** The newest member list ({id, name, color, owner, since}[]), by members.js; null before one. */
   members: null,
-  membersAsOf: -Infinity,
-  /** The pages of a long member list received so far ({asOf, members}), or null. */
-  membersPage: null,
-  /** Whisper mode: the recipient ({id, name, color}) of what the composer sends, or null. */
+  /** Whisper mode: the recipient ({id, name, color}) of what the composer sends, or null (whisper.js). */
   whisperTo: null,
-  /** Resolves the open confirm dialog's promise. */
-  confirmResolve: null,
 };

@@ -1,13 +1,15 @@
 // Entering the room: join (asking for a password if need be), the header, the page's state
 // (loading, ready, blocked, deleted) and the notices that explain it.
 
-import { ApiError, api, askPassword, joinRoom, renderIdentity, setConnectionState } from '/api.js';
+import { ApiError, api, joinRoom } from '/shared/http.js';
+import { askPassword } from '/shared/password.js';
+import { renderIdentity } from '/shared/dom.js';
+import { setConnectionState } from '/shared/connection-indicator.js';
 import { els, roomId, roomPath, state } from '/room/context.js';
 import { loadHistory } from '/room/history.js';
-import { showKickedNotice } from '/room/live-events.js';
 import { stream } from '/room/transports.js';
 import { closePreview } from '/room/gifs.js';
-import { applyOwner, membersAreLive } from '/room/members.js';
+import { applyOwner, clearMembers, membersAreLive, renderMemberCount } from '/room/members.js';
 import { clearWhisperTarget } from '/room/whisper.js';
 import { settleConfirm } from '/room/owner-actions.js';
 
@@ -16,8 +18,7 @@ const POLL_ROOM_REFRESH_MS = 30_000;
 
 export async function start() {
   setChatState('loading');
-  state.members = null;
-  state.membersAsOf = -Infinity;
+  clearMembers();
   if (!roomId) {
     showNotFound();
     return;
@@ -112,17 +113,9 @@ function renderRoomHeader(room) {
   renderMemberCount();
 }
 
-/** "n/max members": n from the live member list once there is one, else from the Room. */
-export function renderMemberCount() {
-  if (!state.room) return;
-  const count = membersAreLive() ? state.members.length : state.room.members;
-  els.members.textContent = `${count}/${state.room.max} members`;
-}
-
 // The room stream carries no member counts; system messages (joins, leaves) mean the count
 // changed, so re-read the room shortly after a burst of them.
-// Exported (read-only elsewhere) so leaving the room can cancel a pending re-read.
-export let refreshTimer = null;
+let refreshTimer = null;
 export function scheduleRoomRefresh(delay = 400) {
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(async () => {
@@ -133,6 +126,17 @@ export function scheduleRoomRefresh(delay = 400) {
       // Keep the old count; a deleted room announces itself (room-deleted, or a 404 poll).
     }
   }, delay);
+}
+
+/** The room is gone for us (deleted, removed): a pending re-read would only get a refusal. */
+export function cancelRoomRefresh() {
+  clearTimeout(refreshTimer);
+}
+
+/** Another transport was picked: polling brings no member lists, so start from a fresh count (and owner). */
+export function onTransportSwitched(name, { wasRunning }) {
+  renderMemberCount();
+  if (wasRunning && name === 'poll') scheduleRoomRefresh(0);
 }
 
 // Long-polling carries messages only: keep the count (and the owner) from going stale.
@@ -165,4 +169,21 @@ export function showNotice(title, text, { retry = false, blocking = true } = {})
 
 export function hideNotice() {
   els.notice.hidden = true;
+}
+
+/** `kicked`: removed while here (history stays); `blocked`: refused on entering. */
+export function showKickedNotice(chatState) {
+  stream.stop();
+  cancelRoomRefresh();
+  setChatState(chatState);
+  els.members.textContent = ''; // no longer ours to count
+  showNotice(
+    'You were removed from this room',
+    'You were removed from this room by its owner, and cannot enter it again.',
+    { blocking: false },
+  );
+  if (chatState === 'blocked' && !state.room) {
+    els.title.textContent = 'Removed from room';
+    document.title = 'Removed from room — gif-chat';
+  }
 }

@@ -1,12 +1,21 @@
 // GIFs: pick, drop or paste → preview → upload with progress.
 
-import { ApiError, MAX_GIF_BYTES, clearError, formatBytes, showError, uploadGif } from '/api.js';
+import { ApiError, MAX_GIF_BYTES, uploadGif } from '/shared/http.js';
+import { clearError, showError } from '/shared/errors.js';
+import { formatBytes } from '/shared/dom.js';
 import { els, roomId, state } from '/room/context.js';
-import { onKicked } from '/room/live-events.js';
 import { showLive } from '/room/messages.js';
-import { isKicked, withSeat } from '/room/composer.js';
+import { isKicked, withSeat } from '/room/seat.js';
 
-export function setUpGifs() {
+/** The GIF waiting in the preview, its object URL, and the running upload ({promise, abort}). */
+let gif = null;
+let gifUrl = null;
+let upload = null;
+/** What a refused upload calls when the owner removed us (live-events.js' onKicked). */
+let onKicked = () => {};
+
+export function setUpGifs(options) {
+  onKicked = options.onKicked;
   els.gifButton.addEventListener('click', () => els.gifInput.click());
   els.gifInput.addEventListener('change', () => {
     const file = els.gifInput.files?.[0];
@@ -62,10 +71,10 @@ function setUpDragAndDrop() {
   });
 }
 
-/** Why a file cannot be sent, or null. Mirrors the server's checks to fail fast. */
 /** How long a refused file's message stays (the next pick or send clears it sooner). */
 const GIF_ERROR_FADE_MS = 10_000;
 
+/** Why a file cannot be sent, or null. Mirrors the server's checks to fail fast. */
 function gifProblem(file) {
   const looksLikeGif = file.type === 'image/gif' || (file.type === '' && /\.gif$/i.test(file.name));
   if (!looksLikeGif) {
@@ -81,7 +90,7 @@ function gifProblem(file) {
 
 function prepareGif(file) {
   if (els.chat.dataset.state !== 'ready') return;
-  if (state.upload) {
+  if (upload) {
     showError(els.gifError, 'Wait for the current upload to finish, or cancel it.');
     return;
   }
@@ -92,9 +101,9 @@ function prepareGif(file) {
     return;
   }
   releasePreviewUrl();
-  state.gif = file;
-  state.gifUrl = URL.createObjectURL(file); // blob: URLs are allowed by the CSP's img-src
-  els.previewImage.src = state.gifUrl;
+  gif = file;
+  gifUrl = URL.createObjectURL(file); // blob: URLs are allowed by the CSP's img-src
+  els.previewImage.src = gifUrl;
   // GIFs cannot be whispered: say so rather than let one go public by surprise.
   const audience = state.whisperTo ? ' · GIFs go to everyone, not only to the whisper' : '';
   els.previewName.textContent = `${file.name || 'Pasted GIF'} · ${formatBytes(file.size)}${audience}`;
@@ -106,17 +115,17 @@ function prepareGif(file) {
 }
 
 async function sendGif() {
-  const file = state.gif;
-  if (!file || state.upload) return;
+  const file = gif;
+  if (!file || upload) return;
   clearError(els.gifError);
   els.gifSend.disabled = true;
   els.progress.value = 0;
   els.progress.hidden = false;
   const attempt = () => {
-    state.upload = uploadGif(roomId, file, (fraction) => {
+    upload = uploadGif(roomId, file, (fraction) => {
       els.progress.value = Math.round(fraction * 100);
     });
-    return state.upload.promise;
+    return upload.promise;
   };
   try {
     const message = await withSeat(attempt);
@@ -129,27 +138,27 @@ async function sendGif() {
     if (isKicked(error)) onKicked();
     else if (!(error instanceof ApiError && error.code === 'aborted')) showError(els.gifError, error);
   } finally {
-    state.upload = null;
+    upload = null;
     els.progress.hidden = true;
     els.gifSend.disabled = false;
   }
 }
 
 function cancelGif() {
-  if (state.upload) state.upload.abort();
+  if (upload) upload.abort();
   closePreview();
   if (!els.text.disabled) els.text.focus();
 }
 
 export function closePreview() {
-  if (state.upload) state.upload.abort();
-  state.gif = null;
+  if (upload) upload.abort();
+  gif = null;
   releasePreviewUrl();
   els.previewImage.removeAttribute('src');
   els.preview.hidden = true;
 }
 
 function releasePreviewUrl() {
-  if (state.gifUrl) URL.revokeObjectURL(state.gifUrl);
-  state.gifUrl = null;
+  if (gifUrl) URL.revokeObjectURL(gifUrl);
+  gifUrl = null;
 }

@@ -1,11 +1,16 @@
 // History: the first page of messages, and older pages as the reader scrolls up.
 
-import { api, clearError, showError } from '/api.js';
+import { api } from '/shared/http.js';
+import { clearError, showError } from '/shared/errors.js';
 import { els, roomPath, state } from '/room/context.js';
 import { clearMessages, insertBatch } from '/room/messages.js';
 import { scrollToBottom } from '/room/scrolling.js';
 
 const HISTORY_PAGE = 50;
+
+/** Whether the server has messages before the oldest one shown, and whether we fetch them now. */
+let hasOlder = false;
+let loadingOlder = false;
 
 export async function loadHistory() {
   const { messages } = await api(`${roomPath}/messages?limit=${HISTORY_PAGE}`);
@@ -17,13 +22,13 @@ export async function loadHistory() {
 }
 
 export async function loadOlder() {
-  if (state.loadingOlder || !state.hasOlder) return;
+  if (loadingOlder || !hasOlder) return;
   const oldest = Number(els.messages.firstElementChild?.dataset.messageId);
   if (!oldest || oldest <= 1) {
     setHasOlder(false);
     return;
   }
-  state.loadingOlder = true;
+  loadingOlder = true;
   els.loadOlder.disabled = true;
   els.loadOlder.textContent = 'Loading older messages…';
   clearError(els.historyError);
@@ -37,14 +42,14 @@ export async function loadOlder() {
   } catch (error) {
     showError(els.historyError, error);
   } finally {
-    state.loadingOlder = false;
+    loadingOlder = false;
     els.loadOlder.disabled = false;
     els.loadOlder.textContent = 'Load older messages';
   }
 }
 
 function setHasOlder(value) {
-  state.hasOlder = value;
+  hasOlder = value;
   els.loadOlder.hidden = !value;
   els.historyStart.hidden = value;
 }

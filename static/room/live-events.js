@@ -1,15 +1,27 @@
-// What the live stream delivers, whichever transport carries it: messages, the room being
-// deleted, being removed from it, and the server asking us to start over.
+// What the live stream delivers, whichever transport carries it: messages, member lists, the
+// room being deleted, being removed from it, and the server asking us to start over.
 
-import { setConnectionState } from '/api.js';
-import { els, state } from '/room/context.js';
+import { setConnectionState } from '/shared/connection-indicator.js';
+import { state } from '/room/context.js';
 import {
-  refreshTimer, scheduleRoomRefresh, setChatState, showEnterError, showNotice,
+  cancelRoomRefresh, scheduleRoomRefresh, setChatState, showEnterError, showKickedNotice, showNotice,
 } from '/room/entering.js';
 import { loadHistory } from '/room/history.js';
 import { stream } from '/room/transports.js';
 import { showLive } from '/room/messages.js';
-import { applyMemberChange, membersAreLive } from '/room/members.js';
+import { applyMemberChange, membersAreLive, onMembers, restartMemberLists } from '/room/members.js';
+
+/** The SSE stream's and the WebSocket's events (the same names and JSON on both) → handlers. */
+export const STREAM_EVENTS = {
+  chat: onStreamMessage,
+  gif: onStreamMessage,
+  system: onStreamMessage,
+  whisper: onStreamMessage,
+  members: onMembers,
+  kicked: onKicked,
+  'room-deleted': onRoomDeleted,
+  resync: onResync,
+};
 
 export function onStreamMessage(message, event) {
   const id = Number(event?.lastEventId) || Number(message.id) || 0;
@@ -21,9 +33,15 @@ export function onStreamMessage(message, event) {
   else scheduleRoomRefresh();
 }
 
+/** Polling learns from a 403 kicked or 404 room_not_found answer what the streams hear as events. */
+export function onPollGone(error) {
+  if (error.code === 'kicked') onKicked();
+  else onRoomDeleted();
+}
+
 export function onRoomDeleted() {
   stream.stop(); // the server ends the stream; without this the browser would reconnect
-  clearTimeout(refreshTimer);
+  cancelRoomRefresh();
   setConnectionState('offline');
   setChatState('deleted');
   showNotice('This room was deleted', 'Nobody can post here any more.', { blocking: false });
@@ -39,23 +57,6 @@ export function onKicked() {
   showKickedNotice('kicked');
 }
 
-/** `kicked`: removed while here (history stays); `blocked`: refused on entering. */
-export function showKickedNotice(chatState) {
-  stream.stop();
-  clearTimeout(refreshTimer);
-  setChatState(chatState);
-  els.members.textContent = ''; // no longer ours to count
-  showNotice(
-    'You were removed from this room',
-    'You were removed from this room by its owner, and cannot enter it again.',
-    { blocking: false },
-  );
-  if (chatState === 'blocked' && !state.room) {
-    els.title.textContent = 'Removed from room';
-    document.title = 'Removed from room — gif-chat';
-  }
-}
-
 /**
  * The server cannot resume where we are. The room is gone (deleted while we were away):
  * say so, as room-deleted would have. Otherwise it no longer has what we have (say, its
@@ -67,8 +68,7 @@ export async function onResync(data) {
     return;
   }
   stream.stop();
-  // A reset server counts from scratch again: a lower as_of is now the newer list.
-  state.membersAsOf = -Infinity;
+  restartMemberLists();
   try {
     await loadHistory();
     stream.open();

@@ -1,15 +1,37 @@
 // Members: the live list and its changes, and the count and owner while it is not live.
 
-import { h, readableColor, renderIdentity } from '/api.js';
+import { h, readableColor, renderIdentity } from '/shared/dom.js';
 import { els, state } from '/room/context.js';
-import { renderMemberCount } from '/room/entering.js';
 import { stream } from '/room/transports.js';
 import { markWhisperTargetGone, setWhisperTarget, toggleWhisperTarget } from '/room/whisper.js';
 import { ownerAction, settleConfirm } from '/room/owner-actions.js';
 
+/** The as_of of the newest list (or change) applied: an older list loses. */
+let membersAsOf = -Infinity;
+/** The pages of a long member list received so far ({asOf, members}), or null. */
+let membersPage = null;
+
 /** Member lists arrive over SSE and the WebSocket only; polling has counts from the room. */
 export function membersAreLive() {
   return Boolean(state.members) && stream.name !== 'poll';
+}
+
+/** Entering (again): no list until the stream sends one. */
+export function clearMembers() {
+  state.members = null;
+  membersAsOf = -Infinity;
+}
+
+/** The server counts from scratch again (its storage was reset): a lower as_of is now the newer list. */
+export function restartMemberLists() {
+  membersAsOf = -Infinity;
+}
+
+/** "n/max members": n from the live member list once there is one, else from the Room. */
+export function renderMemberCount() {
+  if (!state.room) return;
+  const count = membersAreLive() ? state.members.length : state.room.members;
+  els.members.textContent = `${count}/${state.room.max} members`;
 }
 
 /** While polling, a hand-over shows in the room's owner: move the crown in our old list. */
@@ -53,21 +75,21 @@ export function onMembers(data) {
   if (!Array.isArray(data?.members)) return;
   const asOf = Number(data.as_of);
   if (data.more === true) {
-    if (state.membersPage?.asOf !== asOf) state.membersPage = { asOf, members: [] };
-    state.membersPage.members.push(...data.members);
+    if (membersPage?.asOf !== asOf) membersPage = { asOf, members: [] };
+    membersPage.members.push(...data.members);
     return;
   }
-  if (state.membersPage?.asOf === asOf) {
+  if (membersPage?.asOf === asOf) {
     // Pages left by a connection that broke off mid-list hold the same list (same as_of), so
     // joining them with the new connection's pages only repeats members: keep each once.
     const seen = new Set();
-    const members = [...state.membersPage.members, ...data.members].filter((m) => !seen.has(m?.id) && seen.add(m?.id));
+    const members = [...membersPage.members, ...data.members].filter((m) => !seen.has(m?.id) && seen.add(m?.id));
     data = { ...data, members };
   }
-  state.membersPage = null;
+  membersPage = null;
   if (Number.isFinite(asOf)) {
-    if (asOf < state.membersAsOf) return;
-    state.membersAsOf = asOf;
+    if (asOf < membersAsOf) return;
+    membersAsOf = asOf;
   }
   state.members = data.members.filter((m) => m && typeof m.id === 'string');
   renderMembers();
@@ -81,8 +103,8 @@ export function onMembers(data) {
 export function applyMemberChange(message, id) {
   const user = message.user;
   if (!state.members || !message.change || typeof user?.id !== 'string') return;
-  if (!(id > state.membersAsOf)) return;
-  state.membersAsOf = id;
+  if (!(id > membersAsOf)) return;
+  membersAsOf = id;
   const others = state.members.filter((m) => m.id !== user.id);
   const existing = state.members.find((m) => m.id === user.id);
   switch (message.change) {

@@ -1,6 +1,6 @@
 // The message list: rendering messages and inserting them in id order, once each.
 
-import { h, readableColor, timeElement } from '/api.js';
+import { h, readableColor, timeElement } from '/shared/dom.js';
 import { els, state } from '/room/context.js';
 import { isAtBottom, scrollToBottom } from '/room/scrolling.js';
 
@@ -8,9 +8,12 @@ import { isAtBottom, scrollToBottom } from '/room/scrolling.js';
 const GIF_MAX_WIDTH = 400;
 const GIF_MAX_HEIGHT = 320;
 
+/** Ids already in the list: the stream, history pages and POST answers overlap. */
+const shown = new Set();
+
 export function clearMessages() {
   els.messages.replaceChildren();
-  state.shown.clear();
+  shown.clear();
 }
 
 /** Inserts history; aria-busy keeps screen readers from reading a whole page aloud. */
@@ -31,8 +34,8 @@ export function showLive(message, { mine = false } = {}) {
 /** Inserts in id order; returns false for a message that is already shown. */
 function insertMessage(message) {
   const id = Number(message.id);
-  if (!Number.isFinite(id) || state.shown.has(id)) return false;
-  state.shown.add(id);
+  if (!Number.isFinite(id) || shown.has(id)) return false;
+  shown.add(id);
   const node = renderMessage(message);
   // New messages almost always belong at the end, so walk backwards from there.
   let before = els.messages.lastElementChild;

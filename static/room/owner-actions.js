@@ -1,7 +1,8 @@
 // The owner's actions on a member (remove, hand the room on), each confirmed in a dialog first.
 
-import { api, clearError, showError } from '/api.js';
-import { els, roomPath, state } from '/room/context.js';
+import { api } from '/shared/http.js';
+import { clearError, showError } from '/shared/errors.js';
+import { els, roomPath } from '/room/context.js';
 
 const OWNER_ACTIONS = {
   kick: {
@@ -17,6 +18,9 @@ const OWNER_ACTIONS = {
     request: (member) => api(`${roomPath}/owner`, { method: 'POST', body: { to: member.id } }),
   },
 };
+
+/** Resolves the open confirm dialog's promise. */
+let confirmResolve = null;
 
 /** Asks first, then calls the API; the stream's system message and member list show the result. */
 export async function ownerAction(kind, member, button) {
@@ -45,15 +49,15 @@ function confirmAction({ title, text, ok }) {
   els.confirmText.textContent = text;
   els.confirmOk.textContent = ok;
   return new Promise((resolve) => {
-    state.confirmResolve = resolve;
+    confirmResolve = resolve;
     els.confirmDialog.showModal();
     els.confirmCancel.focus();
   });
 }
 
 export function settleConfirm(value) {
-  const resolve = state.confirmResolve;
-  state.confirmResolve = null;
+  const resolve = confirmResolve;
+  confirmResolve = null;
   if (els.confirmDialog.open) els.confirmDialog.close();
   if (resolve) resolve(value);
 }

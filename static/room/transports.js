@@ -1,53 +1,21 @@
 // The live feed: SSE, WebSocket or long-polling, and the switch in the header that picks one.
+// What the feed delivers is handled elsewhere (live-events.js), handed in by room.js.
 
-import { LiveStream, LongPoll, RoomSocket, TRANSPORT_LABELS, setConnectionTransport } from '/api.js';
+import { LiveStream } from '/shared/live-stream.js';
+import { RoomSocket } from '/shared/room-socket.js';
+import { LongPoll } from '/shared/long-poll.js';
+import { TRANSPORT_LABELS, setConnectionTransport, showTransportState } from '/shared/connection-indicator.js';
 import { els, roomPath, state } from '/room/context.js';
-import { rejoinBeforeReopen, renderMemberCount, scheduleRoomRefresh } from '/room/entering.js';
-import { onKicked, onResync, onRoomDeleted, onStreamMessage } from '/room/live-events.js';
-import { onMembers } from '/room/members.js';
 
 /** Where the chosen transport (sse, ws, poll) is remembered, per browser. */
 const TRANSPORT_KEY = 'gifchat.transport';
 /** Seconds a long poll waits for something new. */
 const POLL_WAIT_S = 25;
 
-/** What the SSE stream and the WebSocket deliver: the same event names and JSON. */
-const STREAM_EVENTS = {
-  chat: onStreamMessage,
-  gif: onStreamMessage,
-  system: onStreamMessage,
-  whisper: onStreamMessage,
-  members: onMembers,
-  kicked: onKicked,
-  'room-deleted': onRoomDeleted,
-  resync: onResync,
-};
-
-/**
- * The three ways of receiving the room's events. Each resumes after `state.cursor`, so
- * switching from one to another (stop the old, open the new) misses nothing, and what
- * both deliver is shown once (insertMessage skips ids already shown).
- */
-export const transports = {
-  // Always resume after what we have; the browser's own Last-Event-ID header wins over it.
-  sse: new LiveStream({
-    url: () => `${roomPath}/events?after=${state.cursor}`,
-    events: STREAM_EVENTS,
-    beforeReopen: rejoinBeforeReopen,
-  }),
-  ws: new RoomSocket({
-    url: () => `${location.protocol === 'https:' ? 'wss://' : 'ws://'}${location.host}${roomPath}/ws?after=${state.cursor}`,
-    events: STREAM_EVENTS,
-    beforeReopen: rejoinBeforeReopen,
-  }),
-  poll: new LongPoll({
-    url: () => `${roomPath}/messages?after=${state.cursor}`,
-    wait: POLL_WAIT_S,
-    onMessage: onStreamMessage,
-    onGone: (error) => (error.code === 'kicked' ? onKicked() : onRoomDeleted()),
-    beforeReopen: rejoinBeforeReopen,
-  }),
-};
+/** The three ways of receiving the room's events, once `setUpTransports` has made them. */
+let transports = null;
+/** Called after the person picked another transport (the header count follows it). */
+let onSwitch = () => {};
 
 /** The live feed of the page: whichever transport is chosen, behind one open/stop. */
 export const stream = {
@@ -56,16 +24,68 @@ export const stream = {
     return transports[this.name];
   },
   get running() {
-    return !this.current.stopped;
+    return Boolean(transports) && !this.current.stopped;
   },
   open() {
     for (const [name, transport] of Object.entries(transports)) if (name !== this.name) transport.stop();
     this.current.open();
   },
   stop() {
-    for (const transport of Object.values(transports)) transport.stop();
+    for (const transport of Object.values(transports ?? {})) transport.stop();
+  },
+  /**
+   * On the WebSocket, a chat (or whisper) goes over the socket: { ref, reply } as
+   * RoomSocket.sendChat. Null on the other transports, or while the socket is between
+   * connections: REST delivers it then.
+   */
+  sendChat(body) {
+    return this.name === 'ws' ? transports.ws.sendChat(body) : null;
   },
 };
+
+/**
+ * Makes the three transports and sets up the switch. Each resumes after `state.cursor`, so
+ * switching from one to another (stop the old, open the new) misses nothing, and what both
+ * deliver is shown once (insertMessage skips ids already shown). They report their state to
+ * the header's indicator.
+ *
+ * `events`: what the SSE stream and the WebSocket deliver, the same event names and JSON
+ * ({ name: (data, {lastEventId}) => void }). Polling brings messages only, to `onMessage`
+ * (as events.chat), and `onGone(error)` when it is told that we were removed or the room is gone.
+ * `beforeReopen`: re-joins before a refused stream is tried again (see LiveStream).
+ * `onSwitch(name, {wasRunning})`: after the person picked another transport.
+ */
+export function setUpTransports({ events, onMessage, onGone, beforeReopen, onSwitch: switched }) {
+  onSwitch = switched;
+  transports = {
+    // Always resume after what we have; the browser's own Last-Event-ID header wins over it.
+    sse: new LiveStream({
+      url: () => `${roomPath}/events?after=${state.cursor}`,
+      events,
+      beforeReopen,
+      onState: showTransportState,
+    }),
+    ws: new RoomSocket({
+      url: () => `${location.protocol === 'https:' ? 'wss://' : 'ws://'}${location.host}${roomPath}/ws?after=${state.cursor}`,
+      events,
+      beforeReopen,
+      onState: showTransportState,
+    }),
+    poll: new LongPoll({
+      url: () => `${roomPath}/messages?after=${state.cursor}`,
+      wait: POLL_WAIT_S,
+      onMessage,
+      onGone,
+      beforeReopen,
+      onState: showTransportState,
+    }),
+  };
+  els.transportSwitch.addEventListener('click', (event) => {
+    const button = event.target.closest('button[data-transport]');
+    if (button) switchTransport(button.dataset.transport);
+  });
+  renderTransport();
+}
 
 /** The remembered choice; SSE unless this browser picked another one before. */
 function storedTransport() {
@@ -84,14 +104,6 @@ function rememberTransport(name) {
   } catch {
     // Not remembered; it still applies to this page.
   }
-}
-
-export function setUpTransportSwitch() {
-  els.transportSwitch.addEventListener('click', (event) => {
-    const button = event.target.closest('button[data-transport]');
-    if (button) switchTransport(button.dataset.transport);
-  });
-  renderTransport();
 }
 
 /** The pressed button, the indicator's transport and the member-list note follow the choice. */
@@ -117,9 +129,6 @@ function switchTransport(name) {
   stream.name = name;
   rememberTransport(name);
   renderTransport();
-  renderMemberCount();
-  if (!wasRunning) return;
-  stream.open();
-  // Polling brings no member lists: start from a fresh count (and owner).
-  if (name === 'poll') scheduleRoomRefresh(0);
+  onSwitch(name, { wasRunning });
+  if (wasRunning) stream.open();
 }

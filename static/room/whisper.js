@@ -1,6 +1,6 @@
 // Whisper mode: the composer writes to one member, shown by the chip above it.
 
-import { readableColor } from '/api.js';
+import { readableColor } from '/shared/dom.js';
 import { DEFAULT_PLACEHOLDER, els, state } from '/room/context.js';
 
 export function toggleWhisperTarget(member) {

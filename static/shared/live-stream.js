@@ -1,6 +1,6 @@
 // Server-Sent Events: an EventSource that the page keeps alive.
 
-import { setConnectionState, showReconnecting } from '/shared/connection.js';
+import { HTTP_HEADERS_BYTES, parseJson, sseEventBytes } from '/shared/frames.js';
 
 // Delays before the page itself reopens a stream the browser gave up on.
 const REOPEN_DELAYS_MS = [1000, 2000, 5000, 10000, 20000, 30000];
@@ -14,14 +14,26 @@ const REOPEN_DELAYS_MS = [1000, 2000, 5000, 10000, 20000, 30000];
  * `beforeReopen` (the room page re-joins there, so a 404/409 is shown instead of looping).
  *
  * Options: url() → string (called for every open, so callers can add ?after=),
- * events: { name: (data, event) => void } with data already parsed from JSON,
+ * events: { name: (data, {lastEventId}) => void } with data already parsed from JSON,
  * beforeReopen?: async () => boolean (false stops; throwing retries later).
+ *
+ * It touches no page element: what it goes through is reported to callbacks, all optional,
+ * and the same for RoomSocket and LongPoll.
+ * - onState(state, detail): 'reconnecting' (opening), 'connected', 'offline' (the browser
+ *   says it has no network), or 'reconnecting' with detail { retryAt, retryNow } while it
+ *   waits to try again: retryAt is when (ms since the epoch; null when the browser picks the
+ *   moment), retryNow() skips the wait.
+ * - onRequest(): a new request went out (here: the EventSource, or the browser reconnecting).
+ * - onBytes(n): about n bytes arrived (see frames.js).
  */
 export class LiveStream {
-  constructor({ url, events, beforeReopen }) {
+  constructor({ url, events, beforeReopen, onState = () => {}, onRequest = () => {}, onBytes = () => {} }) {
     this.url = url;
     this.events = events;
     this.beforeReopen = beforeReopen;
+    this.onState = onState;
+    this.onRequest = onRequest;
+    this.onBytes = onBytes;
     this.source = null;
     this.timer = null;
     this.attempt = 0;
@@ -29,25 +41,28 @@ export class LiveStream {
     this.reopening = false;
     window.addEventListener('online', () => this.reopenNow());
     window.addEventListener('offline', () => {
-      if (!this.stopped) setConnectionState('offline');
+      if (!this.stopped) this.onState('offline');
     });
   }
 
   open() {
     this.closeSource();
     this.stopped = false;
-    setConnectionState('reconnecting');
+    this.onState('reconnecting');
     const source = new EventSource(this.url());
     this.source = source;
+    this.onRequest();
     source.addEventListener('open', () => {
       this.attempt = 0;
-      setConnectionState('connected');
+      this.onBytes(HTTP_HEADERS_BYTES);
+      this.onState('connected');
     });
     source.addEventListener('error', () => this.handleError(source));
     for (const [name, handler] of Object.entries(this.events)) {
       source.addEventListener(name, (event) => {
+        this.onBytes(sseEventBytes(name, event.lastEventId, event.data));
         const data = parseJson(event.data);
-        if (data !== undefined) handler(data, event);
+        if (data !== undefined) handler(data, { lastEventId: event.lastEventId });
       });
     }
   }
@@ -78,7 +93,8 @@ export class LiveStream {
     if (source !== this.source) return; // a stale source we already replaced
     if (source.readyState === EventSource.CONNECTING) {
       // The browser retries by itself, when the server's `retry:` hint says.
-      showReconnecting(null, () => this.retryNow());
+      this.onRequest();
+      this.onState('reconnecting', { retryAt: null, retryNow: () => this.retryNow() });
       return;
     }
     this.closeSource();
@@ -99,7 +115,7 @@ export class LiveStream {
     if (this.stopped || this.timer) return;
     const delay = REOPEN_DELAYS_MS[Math.min(this.attempt, REOPEN_DELAYS_MS.length - 1)];
     this.attempt += 1;
-    showReconnecting(Date.now() + delay, () => this.retryNow());
+    this.onState('reconnecting', { retryAt: Date.now() + delay, retryNow: () => this.retryNow() });
     this.timer = setTimeout(() => {
       this.timer = null;
       this.reopen();
@@ -111,7 +127,7 @@ export class LiveStream {
     if (this.beforeReopen) {
       // One at a time: a "Retry now" while re-joining must not start a second re-join.
       this.reopening = true;
-      setConnectionState('reconnecting');
+      this.onState('reconnecting');
       let proceed;
       try {
         proceed = await this.beforeReopen();
@@ -125,13 +141,5 @@ export class LiveStream {
       if (!proceed || this.stopped) return;
     }
     this.open();
-  }
-}
-
-export function parseJson(text) {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined; // ignore a malformed frame rather than break the stream handler
   }
 }

@@ -2,8 +2,8 @@
 // WebSocket gets through.
 
 import { toApiError } from '/shared/http.js';
-import { setConnectionState, showReconnecting } from '/shared/connection.js';
 import { backoffDelay, sleep } from '/shared/backoff.js';
+import { HTTP_HEADERS_BYTES, byteLength, parseJson } from '/shared/frames.js';
 
 /**
  * Long-polling: `GET url()&wait=<s>` in a loop, each answer `{"messages": [...]}`. Only
@@ -15,19 +15,30 @@ import { backoffDelay, sleep } from '/shared/backoff.js';
  *
  * Options: url() → string with `?after=` (called for every request), onMessage(message,
  * {lastEventId}), onGone(ApiError), beforeReopen?: async () => boolean, wait (seconds).
+ * Callbacks as LiveStream's (onState, onRequest, onBytes: each answer's body and headers);
+ * a waiting retry's detail also has `error`, the ApiError answered (null: no answer at all).
+ * onAnswer({count, wait, ms}) follows each good answer: how many messages it carried, the
+ * wait it asked for and how long it took.
  */
 export class LongPoll {
-  constructor({ url, onMessage, onGone, beforeReopen, wait = 25 }) {
+  constructor({
+    url, onMessage, onGone, beforeReopen, wait = 25,
+    onState = () => {}, onRequest = () => {}, onBytes = () => {}, onAnswer = () => {},
+  }) {
     this.url = url;
     this.onMessage = onMessage;
     this.onGone = onGone;
     this.beforeReopen = beforeReopen;
     this.wait = wait;
+    this.onState = onState;
+    this.onRequest = onRequest;
+    this.onBytes = onBytes;
+    this.onAnswer = onAnswer;
     this.controller = null;
     this.stopped = true;
     window.addEventListener('online', () => this.wake?.());
     window.addEventListener('offline', () => {
-      if (!this.stopped) setConnectionState('offline');
+      if (!this.stopped) this.onState('offline');
     });
   }
 
@@ -47,18 +58,18 @@ export class LongPoll {
   async loop(signal) {
     let attempt = 0;
     let quick = true; // wait=0: the first request of a run, and the one after a failure
-    setConnectionState('reconnecting');
-    // Waits out a back-off; the browser coming back online cuts it short.
-    const backOff = async () => {
+    this.onState('reconnecting');
+    // Waits out a back-off (after `error`: null for no answer); coming back online cuts it short.
+    const backOff = async (error) => {
       const cut = new AbortController();
       const wake = () => cut.abort();
       this.wake = wake;
       signal.addEventListener('abort', wake);
       const delay = backoffDelay(attempt);
-      showReconnecting(Date.now() + delay, wake);
+      this.onState('reconnecting', { retryAt: Date.now() + delay, retryNow: wake, error });
       await sleep(delay, cut.signal);
       // Trying now: the countdown and its button are done.
-      if (!signal.aborted) setConnectionState('reconnecting');
+      if (!signal.aborted) this.onState('reconnecting');
       signal.removeEventListener('abort', wake);
       if (this.wake === wake) this.wake = null;
       attempt += 1;
@@ -68,21 +79,24 @@ export class LongPoll {
       const wait = quick ? 0 : this.wait;
       const askedAt = Date.now();
       let response;
-      let data;
+      let text;
       try {
+        this.onRequest();
         response = await fetch(`${this.url()}&wait=${wait}`, {
           signal,
           cache: 'no-store',
           credentials: 'same-origin',
           headers: { Accept: 'application/json' },
         });
-        data = await response.json().catch(() => null);
+        text = await response.text();
       } catch {
         if (signal.aborted) return;
-        await backOff();
+        await backOff(null);
         continue;
       }
       if (signal.aborted) return;
+      this.onBytes(byteLength(text) + HTTP_HEADERS_BYTES);
+      const data = parseJson(text) ?? null;
 
       if (!response.ok) {
         const error = toApiError(response.status, data);
@@ -92,11 +106,11 @@ export class LongPoll {
           return;
         }
         if (response.status >= 500 || response.status === 429 || !this.beforeReopen) {
-          await backOff();
+          await backOff(error);
           continue;
         }
         // Refused (room full, not a member any more): joining again says why, or fixes it.
-        setConnectionState('reconnecting');
+        this.onState('reconnecting');
         let proceed;
         try {
           proceed = await this.beforeReopen();
@@ -104,13 +118,14 @@ export class LongPoll {
           proceed = true; // network trouble: keep trying
         }
         if (!proceed || signal.aborted) return;
-        await backOff();
+        await backOff(error);
         continue;
       }
 
       attempt = 0;
-      setConnectionState('connected');
+      this.onState('connected');
       const messages = Array.isArray(data?.messages) ? data.messages : [];
+      this.onAnswer({ count: messages.length, wait, ms: Date.now() - askedAt });
       for (const message of messages) {
         if (signal.aborted) return;
         if (message && typeof message === 'object') this.onMessage(message, { lastEventId: String(message.id ?? '') });

@@ -1,9 +1,8 @@
 // The room WebSocket: the same room events as the SSE stream, and chats sent over it.
 
 import { ApiError } from '/shared/http.js';
-import { setConnectionState, showReconnecting } from '/shared/connection.js';
-import { parseJson } from '/shared/live-stream.js';
 import { backoffDelay } from '/shared/backoff.js';
+import { WS_HANDSHAKE_BYTES, parseJson, wsFrameBytes } from '/shared/frames.js';
 
 /** The error codes a WebSocket error frame may carry, with the status REST gives them. */
 const WS_ERROR_STATUS = {
@@ -27,17 +26,23 @@ const WS_REPLY_TIMEOUT_MS = 15_000;
  * (room full, removed, deleted: a WebSocket cannot see the HTTP status), so `beforeReopen`
  * runs before the next try, as for LiveStream.
  *
- * It also carries chats: `sendChat({text, to?})` → Promise of the stored Message (from the
- * `ack` frame), rejected with ApiError for an `error` frame; null while the socket is not open.
+ * It also carries chats: `sendChat({text, to?})` → { ref, reply }: the frame's ref, and a
+ * Promise of the stored Message (from the `ack` frame), rejected with ApiError for an `error`
+ * frame; null while the socket is not open.
  *
  * Options as LiveStream: url() → string, events: { name: (data, {lastEventId}) => void },
- * beforeReopen?: async () => boolean.
+ * beforeReopen?: async () => boolean, and the callbacks onState, onRequest (each socket
+ * opened), onBytes (frames and the handshake); a waiting retry's detail also has the
+ * `closeCode` and `closeReason` of the socket that closed.
  */
 export class RoomSocket {
-  constructor({ url, events, beforeReopen }) {
+  constructor({ url, events, beforeReopen, onState = () => {}, onRequest = () => {}, onBytes = () => {} }) {
     this.url = url;
     this.events = events;
     this.beforeReopen = beforeReopen;
+    this.onState = onState;
+    this.onRequest = onRequest;
+    this.onBytes = onBytes;
     /** The current connection: { socket, pending: Map(ref → {resolve, reject, timer}) }. */
     this.conn = null;
     this.timer = null;
@@ -48,7 +53,7 @@ export class RoomSocket {
     this.lastRefused = false;
     window.addEventListener('online', () => this.reopenNow());
     window.addEventListener('offline', () => {
-      if (!this.stopped) setConnectionState('offline');
+      if (!this.stopped) this.onState('offline');
     });
   }
 
@@ -73,14 +78,14 @@ export class RoomSocket {
     return Boolean(this.conn && this.conn.socket.readyState === WebSocket.OPEN);
   }
 
-  /** Sends a chat (a whisper with `to`); null when the socket is not open right now. */
+  /** Sends a chat (a whisper with `to`): { ref, reply }; null when the socket is not open right now. */
   sendChat({ text, to }) {
     if (!this.isOpen()) return null;
     const { conn } = this;
     this.nextRef += 1;
     const ref = this.nextRef;
     const frame = to ? { type: 'chat', text, to, ref } : { type: 'chat', text, ref };
-    return new Promise((resolve, reject) => {
+    const reply = new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         settle(conn, ref, () => reject(new ApiError(0, 'network_error',
           'The server did not confirm the message in time. It may still have been sent.')));
@@ -88,6 +93,7 @@ export class RoomSocket {
       conn.pending.set(ref, { resolve, reject, timer });
       conn.socket.send(JSON.stringify(frame));
     });
+    return { ref, reply };
   }
 
   reopenNow() {
@@ -100,10 +106,11 @@ export class RoomSocket {
   }
 
   connect() {
-    setConnectionState('reconnecting');
+    this.onState('reconnecting');
     const socket = new WebSocket(this.url());
     const conn = { socket, pending: new Map(), released: false };
     this.conn = conn;
+    this.onRequest();
     let opened = false;
     socket.addEventListener('open', () => {
       if (conn.released) {
@@ -113,18 +120,21 @@ export class RoomSocket {
       }
       opened = true;
       this.attempt = 0;
-      setConnectionState('connected');
+      this.onBytes(WS_HANDSHAKE_BYTES);
+      this.onState('connected');
     });
     socket.addEventListener('message', (event) => {
-      if (typeof event.data === 'string') this.handleFrame(conn, event.data);
+      if (typeof event.data !== 'string') return;
+      if (conn === this.conn) this.onBytes(wsFrameBytes(event.data));
+      this.handleFrame(conn, event.data);
     });
     // `error` is always followed by `close`, which handles both.
-    socket.addEventListener('close', () => {
+    socket.addEventListener('close', (event) => {
       failPending(conn, 'The connection closed before the server confirmed the message. It may still have been sent.');
       if (conn !== this.conn) return; // one we let go of
       this.conn = null;
       if (this.stopped) return;
-      this.scheduleReopen(!opened);
+      this.scheduleReopen(!opened, { closeCode: event.code, closeReason: event.reason });
     });
   }
 
@@ -162,12 +172,13 @@ export class RoomSocket {
     // CONNECTING: closed by its `open` listener; OPEN with replies due: by `settle`.
   }
 
-  scheduleReopen(refused) {
+  /** `closed`: the close code and reason of the socket that closed, for onState's detail. */
+  scheduleReopen(refused, closed = {}) {
     if (this.stopped || this.timer) return;
     this.lastRefused = refused;
     const delay = backoffDelay(this.attempt);
     this.attempt += 1;
-    showReconnecting(Date.now() + delay, () => this.reopenNow());
+    this.onState('reconnecting', { retryAt: Date.now() + delay, retryNow: () => this.reopenNow(), ...closed });
     this.timer = setTimeout(() => {
       this.timer = null;
       this.reopen(refused);

@@ -1,4 +1,5 @@
-// The connection indicator in the header: its state and the transport it is over.
+// The connection indicator in the header (`#connection`): its state and the transport it is
+// over. The transports themselves touch no page element; the pages show what they report here.
 
 const CONNECTION_LABELS = {
   connected: 'Live',
@@ -66,6 +67,15 @@ export function showReconnecting(at, retryNow) {
       retryNow();
     };
   }
+}
+
+/**
+ * Shows what a transport reports through its onState callback (see LiveStream): a retry
+ * being waited for as the countdown with its "Retry now" button, any other state as it is.
+ */
+export function showTransportState(state, detail) {
+  if (detail?.retryNow) showReconnecting(detail.retryAt ?? null, detail.retryNow);
+  else setConnectionState(state);
 }
 
 /**
