@@ -51,6 +51,8 @@ where
 async fn renew_seats(state: AppState) {
     let held = state.presence.held();
     let until = Utc::now() + state.config.presence_lease;
+    // Recorded before the write, so a stream that closes meanwhile shortens its seat again.
+    state.presence.leased(&held, until);
     if let Err(err) = state.store.extend_seats(&held, until).await {
         tracing::warn!(error = %err, seats = held.len(), "could not renew seats");
     }

@@ -58,9 +58,12 @@ pub struct RoomFeed {
 
 impl RoomFeed {
     /// Reads the position after `live` was subscribed (`Hub::subscribe_room`), so nothing
-    /// published in between is lost. With `resume` the feed replays every message after it;
+    /// published in between is lost; `head` is that position when the caller has read it
+    /// already (after subscribing). With `resume` the feed replays every message after it;
     /// without, it starts live. `with_members`: yield the member list first (long-polling has
     /// no use for it).
+    // The steps of opening a stream, each its own argument; a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
     pub async fn open(
         hub: &Hub,
         live: broadcast::Receiver<RoomEvent>,
@@ -69,8 +72,12 @@ impl RoomFeed {
         viewer: UserId,
         resume: Option<i64>,
         with_members: bool,
+        head: Option<i64>,
     ) -> StoreResult<Self> {
-        let head = store.last_message_id(room).await?;
+        let head = match head {
+            Some(head) => head,
+            None => store.last_message_id(room).await?,
+        };
         let metrics = hub.metrics().clone();
         let ready = VecDeque::new();
         let mut feed = Self { room, viewer, store, live, last: head, ready, catch_up: None, metrics };
@@ -78,6 +85,9 @@ impl RoomFeed {
             Some(after) if after > head => {
                 feed.ready.push_back(FeedItem::Resync(Arc::new(Frame::resync_ahead(head, after))));
             }
+            // Nothing was missed: start live, without a read that would find nothing (a
+            // long-poll that is keeping up asks this every time).
+            Some(after) if after == head => {}
             Some(after) => {
                 feed.last = after;
                 feed.catch_up = Some(CatchUp { until: None, waiting: None });

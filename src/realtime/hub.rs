@@ -72,6 +72,16 @@ impl Hub {
         rooms.entry(room).or_insert_with(|| broadcast::channel(self.inner.room_capacity).0).subscribe()
     }
 
+    /// Drops the room's channel if nobody is subscribed: after a subscription made before
+    /// learning that the room does not exist, which would otherwise keep a channel per made-up
+    /// room id (a send to it is what drops an idle channel, and none will come).
+    pub fn forget_if_idle(&self, room: RoomId) {
+        let mut rooms = self.inner.rooms.lock().unwrap();
+        if rooms.get(&room).is_some_and(|sender| sender.receiver_count() == 0) {
+            rooms.remove(&room);
+        }
+    }
+
     pub fn subscribe_lobby(&self) -> broadcast::Receiver<Arc<Frame>> {
         self.inner.lobby.subscribe()
     }

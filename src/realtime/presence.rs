@@ -2,6 +2,11 @@
 //! while they have a stream open here, the heartbeat in `background.rs` renews it; when their
 //! last stream here closes, the seat is set to expire after the grace period, so a reload or a
 //! brief network drop announces nothing. Presence is per user, not per tab.
+//!
+//! That shortening is a write, so it is made only when this process leased the seat beyond
+//! the grace period (an open stream's lease, a heartbeat): a long-poll renews its seat by the
+//! grace period alone, and its end would shorten nothing. Without this check every poll
+//! cost a write transaction.
 
 use std::{
     collections::HashMap,
@@ -9,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -22,10 +27,17 @@ pub struct Presence {
     inner: Arc<PresenceInner>,
 }
 
+/// A user's open streams in one room, and the longest lease this process gave their seat
+/// while they were open.
+struct Held {
+    streams: usize,
+    leased_until: DateTime<Utc>,
+}
+
 #[derive(Default)]
 struct Counts {
     /// Open streams per (room, user): what keeps a seat alive.
-    by_room: HashMap<(RoomId, UserId), usize>,
+    by_room: HashMap<(RoomId, UserId), Held>,
     /// Open streams per user, all rooms together: what the per-session limit bounds.
     by_user: HashMap<UserId, usize>,
 }
@@ -54,8 +66,23 @@ impl Presence {
             return None;
         }
         *total += 1;
-        *counts.by_room.entry((room, user)).or_default() += 1;
+        counts
+            .by_room
+            .entry((room, user))
+            .or_insert(Held { streams: 0, leased_until: DateTime::<Utc>::MIN_UTC })
+            .streams += 1;
         Some(PresenceGuard { presence: self.clone(), room, user })
+    }
+
+    /// Records that the seats of `held` (with a stream open here) now last until `until`: the
+    /// release of the last stream then shortens them again.
+    pub fn leased(&self, held: &[(RoomId, UserId)], until: DateTime<Utc>) {
+        let mut counts = self.inner.streams.lock().unwrap();
+        for key in held {
+            if let Some(entry) = counts.by_room.get_mut(key) {
+                entry.leased_until = entry.leased_until.max(until);
+            }
+        }
     }
 
     /// Every (room, user) with at least one open stream here.
@@ -76,20 +103,21 @@ impl Presence {
                 counts.by_user.remove(&user);
             }
         }
-        let Some(count) = counts.by_room.get_mut(&(room, user)) else {
+        let Some(entry) = counts.by_room.get_mut(&(room, user)) else {
             return;
         };
-        *count -= 1;
-        if *count > 0 {
+        entry.streams -= 1;
+        if entry.streams > 0 {
             return;
         }
+        let leased_until = entry.leased_until;
         counts.by_room.remove(&(room, user));
         drop(counts);
-        if self.inner.shutdown.is_cancelled() {
+        let expires = Utc::now() + self.inner.grace;
+        if self.inner.shutdown.is_cancelled() || leased_until <= expires {
             return;
         }
         let store = self.inner.store.clone();
-        let expires = Utc::now() + self.inner.grace;
         // Drop cannot await; the write is small and its failure only means the seat lives
         // until its lease runs out instead.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {

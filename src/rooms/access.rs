@@ -14,7 +14,7 @@ use crate::{
     domain::{ClientAddress, Invalid, Room, RoomId, User, UserId},
     error::ApiError,
     state::AppState,
-    storage::{Renewal, Seat},
+    storage::{Renewal, Seat, StreamView},
 };
 
 /// Fails with 403 unless the user may read the room (it is open, or they have a grant), and
@@ -68,20 +68,40 @@ pub async fn take_seat(
     }
 }
 
-/// A stream's seat: an existing one fresh enough (an open stream's heartbeat keeps it so) is
-/// kept with a read; otherwise the seat is taken (or renewed) as `take_seat` does. A client
-/// long-polling in a loop opens a stream per poll, so this is on its hot path.
-pub async fn keep_or_take_seat(
+/// [`ensure_can_read`] for a member opening a stream, from what [`StreamView`] read.
+pub async fn ensure_can_stream(
     state: &AppState,
+    view: &StreamView,
+    room: RoomId,
+    user: UserId,
+    address: ClientAddress,
+) -> Result<(), ApiError> {
+    if view.locked && !view.granted {
+        ensure_not_barred(state, room, user, address).await?;
+        return Err(ApiError::not_a_member());
+    }
+    Ok(())
+}
+
+/// A stream's seat, from what [`StreamView`] read: kept when it is fresh enough (an open
+/// stream's heartbeat keeps it so), renewed, or taken as [`take_seat`] does. A client
+/// long-polling in a loop opens a stream per poll, so a fresh seat costs nothing here beyond
+/// that one read. Whether a seat was taken (and a join announced).
+pub async fn seat_for_stream(
+    state: &AppState,
+    view: &StreamView,
     room: RoomId,
     user: &User,
     address: ClientAddress,
     hold: std::time::Duration,
-) -> Result<(), ApiError> {
-    if state.store.touch_seat(room, user.id, Renewal::ahead(hold)).await? {
-        return Ok(());
+) -> Result<bool, ApiError> {
+    let renewal = Renewal::ahead(hold);
+    match view.seat_expires {
+        Some(expires) if expires >= renewal.renew_before => return Ok(false),
+        Some(_) if state.store.touch_seat(room, user.id, renewal).await? => return Ok(false),
+        _ => {}
     }
-    take_seat(state, room, user, address, hold).await.map(drop)
+    take_seat(state, room, user, address, hold).await.map(|_| true)
 }
 
 /// Fails with 403 unless the user holds a seat (404 if the room is gone), and keeps the seat

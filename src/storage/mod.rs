@@ -101,6 +101,17 @@ impl Renewal {
     }
 }
 
+/// What opening a member's room stream needs to know, in one read: whether the room is locked
+/// and the user may read it anyway, when their seat expires, and the room's last sequence
+/// number. A long-poll opens a stream per poll, so this is on its hot path.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamView {
+    pub locked: bool,
+    pub granted: bool,
+    pub seat_expires: Option<DateTime<Utc>>,
+    pub head: i64,
+}
+
 /// The outcome of asking for a seat in a room.
 // Returned once per join and never stored, so the size difference costs nothing.
 #[allow(clippy::large_enum_variant)]
@@ -187,6 +198,8 @@ pub trait Store: Send + Sync + 'static {
         address: ClientAddress,
         until: DateTime<Utc>,
     ) -> StoreResult<Seat>;
+    /// See [`StreamView`]; `NotFound` when there is no room.
+    async fn stream_view(&self, room: RoomId, user: UserId) -> StoreResult<StreamView>;
     /// Says whether the user holds a seat, and renews it (they are active).
     async fn touch_seat(&self, room: RoomId, user: UserId, renewal: Renewal) -> StoreResult<bool>;
     /// Extends existing seats to at least `until` (stream heartbeats, posts). Missing seats are

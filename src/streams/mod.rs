@@ -110,21 +110,34 @@ async fn open_room(
         access::ensure_can_read(state, room, reader, opener.address).await?;
         access::ensure_not_barred(state, room, reader, opener.address).await?;
         let live = state.hub.subscribe_room(room);
-        let feed = RoomFeed::open(&state.hub, live, state.store.clone(), room, reader, resume, with_members).await?;
+        let feed =
+            RoomFeed::open(&state.hub, live, state.store.clone(), room, reader, resume, with_members, None).await?;
         return Ok((feed, StreamHold { _slot: slot, _presence: None }));
     };
-    access::ensure_can_read(state, room, member.id, opener.address).await?;
+    // Subscribed before anything is read: a kick that commits after the seat check is then
+    // published to this feed (which ends the stream), and the head read below misses nothing.
+    let live = state.hub.subscribe_room(room);
+    let view = match state.store.stream_view(room, member.id).await {
+        Ok(view) => view,
+        Err(err) => {
+            drop(live);
+            state.hub.forget_if_idle(room);
+            return Err(err.into());
+        }
+    };
+    access::ensure_can_stream(state, &view, room, member.id, opener.address).await?;
     // Counted before the seat, so a refused stream never announces a join.
     let limit = state.config.max_streams_per_session;
     let presence = state.presence.hold(room, member.id, limit).ok_or_else(|| ApiError::TooManyRequests {
         code: "too_many_streams",
         message: format!("this session already has {limit} open streams; close some first"),
     })?;
-    // Subscribed before the seat is checked: a kick that commits after the check is then
-    // published to this feed (which ends the stream), never lost in between.
-    let live = state.hub.subscribe_room(room);
-    access::keep_or_take_seat(state, room, &member.user(), opener.address, hold).await?;
-    let feed = RoomFeed::open(&state.hub, live, state.store.clone(), room, member.id, resume, with_members).await?;
+    let joined = access::seat_for_stream(state, &view, room, &member.user(), opener.address, hold).await?;
+    state.presence.leased(&[(room, member.id)], chrono::Utc::now() + hold);
+    // A new seat's join came after `view.head`; the feed starts after it, as it always has.
+    let head = (!joined).then_some(view.head);
+    let store = state.store.clone();
+    let feed = RoomFeed::open(&state.hub, live, store, room, member.id, resume, with_members, head).await?;
     Ok((feed, StreamHold { _slot: slot, _presence: Some(presence) }))
 }
 

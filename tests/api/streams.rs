@@ -28,6 +28,7 @@ crate::on_both_backends!(
     concurrent_posts_are_numbered_without_gaps_and_delivered_in_order,
     open_streams_keep_their_seats_leased_past_many_leases,
     posting_keeps_a_seat_without_a_stream,
+    members_opening_streams_all_at_once_all_get_them,
 );
 
 async fn two_subscribers_receive_the_same_chat(backend: Backend) {
@@ -446,4 +447,24 @@ async fn posting_keeps_a_seat_without_a_stream(backend: Backend) {
     assert_eq!(alice_events.next_messages(said.len()).await, said, "no leave among the chats");
     let left = alice_events.next_messages(1).await;
     assert_eq!((&left[0]["change"], &left[0]["user"]["id"]), (&json!("left"), &bob.me().await["id"]));
+}
+
+/// Forty members who joined (a seat for the grace period) open their streams at the same
+/// moment, each renewing the seat to a stream's longer lease. A renewal once held its read
+/// connection while asking for a write one: on PostgreSQL's single pool, sixteen at once
+/// waited on each other until the pool timed out and the streams got 503s.
+async fn members_opening_streams_all_at_once_all_get_them(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_owner, room) = app.room_with_owner(json!({ "title": "rush", "max": 50 })).await;
+    let room = id_of(&room);
+    let mut members = Vec::new();
+    for _ in 0..40 {
+        let member = app.client();
+        member.join_ok(&room).await;
+        members.push(member);
+    }
+    let path = format!("/api/rooms/{room}/events");
+    let opened = futures_util::future::join_all(members.iter().map(|member| member.open_stream(&path, None))).await;
+    let refused: Vec<_> = opened.iter().filter_map(|stream| stream.as_ref().err()).map(|r| r.status()).collect();
+    assert!(refused.is_empty(), "every stream opens: {refused:?}");
 }

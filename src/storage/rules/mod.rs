@@ -28,6 +28,7 @@ use crate::{
     domain::{ClientAddress, GifId, Member, MemberChange, Message, NewMessage, NewRoom, Room, RoomId, User, UserId},
     storage::{
         joined_text, system, Departure, OwnerAction, Page, Renewal, RoomPage, Seat, StorageError, Store, StoreResult,
+        StreamView,
     },
 };
 
@@ -234,14 +235,12 @@ impl Store for This {
         seats::take_seat(self.writer(), room, user, address, until).await
     }
 
+    async fn stream_view(&self, room: RoomId, user: UserId) -> StoreResult<StreamView> {
+        seats::stream_view(&mut *self.reader().acquire().await?, room, user).await
+    }
+
     async fn touch_seat(&self, room: RoomId, user: UserId, renewal: Renewal) -> StoreResult<bool> {
-        // A read first, so a fresh seat (the usual case) costs no write and, on SQLite, does
-        // not queue for the single writer.
-        match seats::expiry(&mut *self.reader().acquire().await?, room, user).await? {
-            None => Ok(false),
-            Some(expires) if expires >= renewal.renew_before => Ok(true),
-            Some(_) => seats::renew(&mut *self.writer().acquire().await?, room, user, renewal).await,
-        }
+        seats::touch(self.reader(), self.writer(), room, user, renewal).await
     }
 
     async fn extend_seats(&self, seats: &[(RoomId, UserId)], until: DateTime<Utc>) -> StoreResult<()> {

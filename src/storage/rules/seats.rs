@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{append_in, id, lock_room, owner::set_owner, rows::room_in, time, Conn, Dialect, Id, This, Time};
 use crate::{
     domain::{ClientAddress, MemberChange, RoomId, User, UserId},
-    storage::{joined_text, left_text, system, Departure, Renewal, Seat, StorageError, StoreResult},
+    storage::{joined_text, left_text, system, Departure, Renewal, Seat, StorageError, StoreResult, StreamView},
 };
 
 /// See `Store::is_banned`. Binds room, user, address.
@@ -29,6 +29,22 @@ pub(super) async fn is_banned(
         .await?)
 }
 
+/// See `Store::stream_view`.
+pub(super) async fn stream_view(conn: &mut Conn, room: RoomId, user: UserId) -> StoreResult<StreamView> {
+    let row: Option<(bool, bool, Option<Time>, i64)> = sqlx::query_as(
+        "SELECT r.password_hash IS NOT NULL, \
+         EXISTS (SELECT 1 FROM room_access a WHERE a.room_id = r.id AND a.user_id = $2), \
+         (SELECT s.expires_at FROM seats s WHERE s.room_id = r.id AND s.user_id = $2), \
+         r.last_seq FROM rooms r WHERE r.id = $1",
+    )
+    .bind(id(room.0))
+    .bind(id(user.0))
+    .fetch_optional(conn)
+    .await?;
+    let (locked, granted, seat, head) = row.ok_or(StorageError::NotFound)?;
+    Ok(StreamView { locked, granted, seat_expires: seat.map(This::utc), head })
+}
+
 /// When the user's seat expires, or `None` when they hold none.
 pub(super) async fn expiry(conn: &mut Conn, room: RoomId, user: UserId) -> StoreResult<Option<DateTime<Utc>>> {
     let expires: Option<Time> = sqlx::query_scalar("SELECT expires_at FROM seats WHERE room_id = $1 AND user_id = $2")
@@ -37,6 +53,27 @@ pub(super) async fn expiry(conn: &mut Conn, room: RoomId, user: UserId) -> Store
         .fetch_optional(conn)
         .await?;
     Ok(expires.map(This::utc))
+}
+
+/// See `Store::touch_seat`.
+pub(super) async fn touch(
+    reader: &sqlx::Pool<super::Db>,
+    writer: &sqlx::Pool<super::Db>,
+    room: RoomId,
+    user: UserId,
+    renewal: Renewal,
+) -> StoreResult<bool> {
+    // A read first, so a fresh seat (the usual case) costs no write and, on SQLite, does not
+    // queue for the single writer. Its own statement, so the reader goes back to the pool
+    // before a writer is asked for: in a `match` scrutinee it would be held through the arms,
+    // and on PostgreSQL (one pool) sixteen renewals at once each held one connection while
+    // waiting for another, until the pool timed out.
+    let expires = expiry(&mut *reader.acquire().await?, room, user).await?;
+    match expires {
+        None => Ok(false),
+        Some(expires) if expires >= renewal.renew_before => Ok(true),
+        Some(_) => renew(&mut *writer.acquire().await?, room, user, renewal).await,
+    }
 }
 
 /// Whether the user holds a seat, renewing it per `renewal`: a write only for a seat close to
