@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs one benchmark scenario from BENCHMARKS.md against a fresh release server and database.
 #   bench/run.sh <scenario> <sqlite|postgres> [sse|ws|poll] [extra gif-chat-load flags...]
-# Scenarios: 1 many rooms, 2 one big room, 3 write throughput, 4 many idle connections.
+# Scenarios: 1 many rooms, 2 one big room, 3 write throughput, 4 many idle connections,
+# 5 join storm (2,000 members open one room's stream at once).
 # Writes the generator's JSON report to bench/results/<scenario>-<db>-<transport>.json.
 # Needs `cargo build --release --workspace` first (GIF_CHAT_SERVER=path picks another server build); PostgreSQL runs need the local server (see README).
 set -euo pipefail
@@ -20,6 +21,8 @@ case $scenario in
   # 19,800 rather than 20,000: this machine caps open files at 20,000 per process (hard limit,
   # no CAP_SYS_RESOURCE to raise it), and the server needs a few descriptors of its own.
   4) flags=(--rooms 200 --subscribers 99 --messages 200 --rate 10 --settle 5 --source-addrs 2 --timeout 600) ;;
+  # Everyone at once: the report's "joins" line is when every join had reached every member.
+  5) flags=(--rooms 1 --subscribers 2000 --room-max 2001 --messages 100 --rate 50 --connect-concurrency 2000 --timeout 300) ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
 

@@ -39,6 +39,11 @@ struct ByTransport {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BySource {
+    from: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ByReason {
     reason: &'static str,
 }
@@ -51,6 +56,8 @@ struct Inner {
     events: [Counter; 3],
     bytes: [Counter; 3],
     lag_catch_ups: Counter,
+    /// Catch-up reads answered from the room's recent messages in memory, and from storage.
+    catch_up_reads: [Counter; 2],
     stalled_connections: Counter,
     /// Uploads decoded to check they are GIFs, and argon2 hashes computed: the expensive work
     /// a request can ask for.
@@ -83,8 +90,10 @@ impl Default for Inner {
             registry.register(name, help, counter.clone());
             counter
         };
-        let lag_catch_ups =
-            counter("gifchat_lag_catch_ups", "Times a subscriber fell behind and caught up from storage");
+        let lag_catch_ups = counter(
+            "gifchat_lag_catch_ups",
+            "Times a subscriber fell behind its room's channel and caught up (see gifchat_catch_up_reads)",
+        );
         let stalled_connections =
             counter("gifchat_stalled_connections", "Connections closed because the client stopped reading");
         let gif_checks = counter("gifchat_gif_checks", "Uploads decoded to check they are GIFs");
@@ -100,6 +109,13 @@ impl Default for Inner {
             "Time to store and publish one batch of posts (group commit)",
             write_seconds.clone(),
         );
+        let reads = Family::<BySource, Counter>::default();
+        registry.register(
+            "gifchat_catch_up_reads",
+            "Reads of messages a subscriber missed (a lag, a gap, a resume), by where they were found",
+            reads.clone(),
+        );
+        let catch_up_reads = ["memory", "storage"].map(|from| reads.get_or_create_owned(&BySource { from }));
         let rejected = Family::<ByReason, Counter>::default();
         registry.register("gifchat_rejected_requests", "Requests refused, by error code", rejected.clone());
         Self {
@@ -108,6 +124,7 @@ impl Default for Inner {
             events,
             bytes,
             lag_catch_ups,
+            catch_up_reads,
             stalled_connections,
             gif_checks,
             password_hashes,
@@ -143,6 +160,11 @@ impl Metrics {
 
     pub fn lag_catch_up(&self) {
         self.inner.lag_catch_ups.inc();
+    }
+
+    /// One catch-up read, from the room's recent messages (`from_memory`) or from storage.
+    pub fn catch_up_read(&self, from_memory: bool) {
+        self.inner.catch_up_reads[usize::from(!from_memory)].inc();
     }
 
     pub fn gif_checked(&self) {

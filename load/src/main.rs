@@ -22,7 +22,7 @@ mod sys;
 
 use std::{
     net::{IpAddr, Ipv4Addr},
-    sync::{atomic::AtomicU64, atomic::Ordering::Relaxed, Arc},
+    sync::{atomic::AtomicI64, atomic::AtomicU64, atomic::Ordering::Relaxed, Arc},
     time::Duration,
 };
 
@@ -53,6 +53,9 @@ pub struct Shared {
     pub per_room: usize,
     /// Stops the subscribers.
     pub cancel: CancellationToken,
+    /// Per subscriber (room-major): the highest room sequence number it has accounted for,
+    /// its stream's starting point included (the member list's `as_of`).
+    pub reached: Vec<AtomicI64>,
 }
 
 impl Shared {
@@ -130,6 +133,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         rooms: args.rooms,
         per_room: args.per_room(),
         cancel: CancellationToken::new(),
+        reached: (0..connections).map(|_| AtomicI64::new(i64::MIN)).collect(),
     });
     let mut report = Report::new(&args);
     let mut server_stats =
@@ -164,7 +168,8 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         seated.lock().expect("not poisoned").push(room.clone());
         for s in 0..args.subscribers {
             let source = source_addr(args.source_addrs, r * args.subscribers + s);
-            let spec = subscriber::Spec { room: r, room_id: room.id.clone(), source };
+            let index = r * args.subscribers + s;
+            let spec = subscriber::Spec { room: r, index, room_id: room.id.clone(), source };
             subscribers.push(tokio::spawn(subscriber::run(spec, ctx.clone())));
         }
         rooms.push(room);
@@ -209,6 +214,11 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         connections,
         setup_started.elapsed().as_secs_f64()
     );
+    if !report.timed_out && !connect_ns.is_empty() {
+        let all_seen = every_join_seen(&shared, args.subscribers, Duration::from_secs(args.drain_idle), deadline).await;
+        report.set_joins_seen(all_seen.then(|| setup_started.elapsed()));
+        eprintln!("every join seen by every subscriber: {all_seen}, at {:.2} s", setup_started.elapsed().as_secs_f64());
+    }
 
     if args.settle > 0 && !report.timed_out {
         eprintln!("settling for {} s…", args.settle);
@@ -290,6 +300,43 @@ async fn create_room(conn: &mut Conn, r: usize, max: u32, shared: &Shared) -> an
     let json = reply.json()?;
     let id = json["id"].as_str().context("the new room has no id")?;
     Ok(Arc::new(Room { id: id.into(), owner_cookie: cookie, renewed_ns: AtomicU64::new(shared.now_ns()) }))
+}
+
+/// Waits until every subscriber of each room has accounted for its room's head as of now (the
+/// last join, which the last subscriber's member list counts): every join was stored and
+/// announced to everyone already there. False when that did not happen within `idle`
+/// without progress, or by the deadline.
+async fn every_join_seen(shared: &Shared, per_room: usize, idle: Duration, deadline: Instant) -> bool {
+    let reached = |i: usize| shared.reached[i].load(Relaxed);
+    let heads: Vec<i64> =
+        (0..shared.rooms).map(|r| (r * per_room..(r + 1) * per_room).map(reached).max().unwrap_or(i64::MIN)).collect();
+    // A subscriber that never connected has reached nothing; it is reported as not connected.
+    let behind = || {
+        (0..shared.reached.len())
+            .filter(|&i| {
+                let at = reached(i);
+                at != i64::MIN && at < heads[i / per_room.max(1)]
+            })
+            .count()
+    };
+    // Progress is any subscriber moving on, not only one catching up all the way: in a big
+    // room every subscriber is behind for a while, and all of them move.
+    let total = || (0..shared.reached.len()).map(reached).filter(|&at| at != i64::MIN).sum::<i64>();
+    let mut last = total();
+    let mut last_change = Instant::now();
+    while behind() > 0 {
+        if last_change.elapsed() >= idle || Instant::now() >= deadline {
+            eprintln!("stopped waiting: {} subscribers never saw every join", behind());
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let now = total();
+        if now != last {
+            last = now;
+            last_change = Instant::now();
+        }
+    }
+    true
 }
 
 /// Waits until `expected` deliveries arrived, or none arrived for `idle`, or the deadline.

@@ -57,6 +57,8 @@ pub struct Report {
     connect_failures: BTreeMap<String, u64>,
     setup_seconds: f64,
     connect_ms: Value,
+    /// Since setup started, when every subscriber had seen every join (`Some(None)`: never).
+    joins_seen: Option<Option<f64>>,
     messages: u64,
     /// A soak's duration in seconds; `None` for a run of `--messages`.
     soak_secs: Option<u64>,
@@ -102,6 +104,7 @@ impl Report {
             connect_failures: BTreeMap::new(),
             setup_seconds: 0.0,
             connect_ms: Value::Null,
+            joins_seen: None,
             messages: args.messages,
             soak_secs: args.soak_secs,
             posts: PostStats::default(),
@@ -126,6 +129,11 @@ impl Report {
         self.connect_failures = failures;
         self.setup_seconds = setup.as_secs_f64();
         self.connect_ms = json!({ "p50": q(0.5), "p99": q(0.99), "max": q(1.0) });
+    }
+
+    /// When every join had reached every subscriber already there (None: not within the wait).
+    pub fn set_joins_seen(&mut self, at: Option<Duration>) {
+        self.joins_seen = Some(at.map(|at| at.as_secs_f64()));
     }
 
     pub fn set_deliveries(&mut self, args: &Args, posting: Option<&Posting>, results: &[SubResult], shared: &Shared) {
@@ -171,6 +179,7 @@ impl Report {
         let d = &self.deliveries;
         !self.timed_out
             && self.connected == self.target_subscribers
+            && self.joins_seen.is_none_or(|seen| seen.is_some())
             && if self.soak_secs.is_some() { self.posts.ok > 0 } else { self.posts.ok == self.messages }
             && self.posts.failures.is_empty()
             && d.lost == 0
@@ -244,6 +253,7 @@ impl Report {
                 "failures": self.connect_failures,
                 "setup_seconds": (self.setup_seconds * 1000.0).round() / 1000.0,
                 "connect_ms": self.connect_ms,
+                "joins_seen_by_all_seconds": self.joins_seen.flatten().map(|s| (s * 1000.0).round() / 1000.0),
             },
             "posts": {
                 "messages": self.messages,

@@ -58,6 +58,8 @@ pub enum Outcome {
 
 pub struct Spec {
     pub room: usize,
+    /// This subscriber's place in `Shared::reached`.
+    pub index: usize,
     pub room_id: Arc<str>,
     pub source: Option<IpAddr>,
 }
@@ -75,6 +77,7 @@ pub struct SubResult {
 pub struct Tracker {
     room: u64,
     rooms: u64,
+    index: usize,
     last_id: i64,
     /// Bit i: this room's i-th message (global sequence number i × rooms + room) arrived.
     pub seen: Bits,
@@ -88,10 +91,11 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    pub fn new(room: usize, rooms: usize, per_room: usize) -> Self {
+    pub fn new(room: usize, rooms: usize, per_room: usize, index: usize) -> Self {
         Self {
             room: room as u64,
             rooms: rooms as u64,
+            index,
             last_id: i64::MIN,
             seen: Bits::new(per_room),
             delivered: 0,
@@ -126,9 +130,16 @@ impl Tracker {
                 None => self.foreign += 1,
             }
         }
+        // The member list says where the stream starts (`as_of`): joins up to there are in it.
+        if id.is_none() {
+            if let Some(as_of) = frames::as_of(data) {
+                shared.reached[self.index].fetch_max(as_of, Relaxed);
+            }
+        }
         if let Some(id) = id {
             if id > self.last_id {
                 self.last_id = id;
+                shared.reached[self.index].fetch_max(id, Relaxed);
             } else {
                 match repeat {
                     Some(true) => {} // counted as a duplicate above
@@ -269,7 +280,7 @@ async fn read(stream: Stream, ctx: &Ctx, tracker: &mut Tracker) -> Result<(), St
 }
 
 pub async fn run(spec: Spec, ctx: Arc<Ctx>) -> SubResult {
-    let mut tracker = Tracker::new(spec.room, ctx.shared.rooms, ctx.shared.per_room);
+    let mut tracker = Tracker::new(spec.room, ctx.shared.rooms, ctx.shared.per_room, spec.index);
     let result = |connected, ended_early, tracker| SubResult { room: spec.room, connected, tracker, ended_early };
     let permit = tokio::select! {
         _ = ctx.shared.cancel.cancelled() => None,

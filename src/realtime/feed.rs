@@ -10,11 +10,14 @@
 //! (up to the live event, which it then delivers). Ids the viewer may not see (someone else's
 //! whisper) are simply passed over: the bounded read cannot loop on them.
 
-use std::{collections::VecDeque, sync::Arc};
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+};
 
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::{Frame, Hub, RoomEvent};
+use super::{recent::Recent, Frame, Hub, RoomEvent, Subscription};
 use crate::{
     domain::{RoomId, UserId},
     metrics::Metrics,
@@ -49,6 +52,8 @@ pub struct RoomFeed {
     viewer: UserId,
     store: Arc<dyn Store>,
     live: broadcast::Receiver<RoomEvent>,
+    /// The room's recent messages, where a catch-up looks before it reads storage.
+    recent: Arc<Mutex<Recent>>,
     last: i64,
     /// Items ready to yield, in order.
     ready: VecDeque<FeedItem>,
@@ -66,7 +71,7 @@ impl RoomFeed {
     #[allow(clippy::too_many_arguments)]
     pub async fn open(
         hub: &Hub,
-        live: broadcast::Receiver<RoomEvent>,
+        subscription: Subscription,
         store: Arc<dyn Store>,
         room: RoomId,
         viewer: UserId,
@@ -80,7 +85,8 @@ impl RoomFeed {
         };
         let metrics = hub.metrics().clone();
         let ready = VecDeque::new();
-        let mut feed = Self { room, viewer, store, live, last: head, ready, catch_up: None, metrics };
+        let Subscription { live, recent } = subscription;
+        let mut feed = Self { room, viewer, store, live, recent, last: head, ready, catch_up: None, metrics };
         match resume {
             Some(after) if after > head => {
                 feed.ready.push_back(FeedItem::Resync(Arc::new(Frame::resync_ahead(head, after))));
@@ -158,8 +164,35 @@ impl RoomFeed {
     }
 
     async fn read_gap(&mut self) -> StoreResult<()> {
+        let Some(until) = self.catch_up.as_ref().map(|catch_up| catch_up.until) else { return Ok(()) };
+        let held = self.recent.lock().unwrap().after(self.last, until, CATCH_UP_PAGE as usize);
+        if !held.is_empty() {
+            self.metrics.catch_up_read(true);
+            let more_held = held.len() == CATCH_UP_PAGE as usize;
+            for (frame, audience) in held {
+                self.accept(frame, audience);
+            }
+            match until {
+                Some(until) if self.last + 1 >= until => {
+                    if let Some(CatchUp { waiting: Some((frame, audience)), .. }) = self.catch_up.take() {
+                        self.accept(frame, audience);
+                    }
+                    return Ok(());
+                }
+                _ if more_held => return Ok(()),
+                // After a lag: the run went up to the newest message published here; the
+                // channel brings what comes next, and a gap in it is caught as usual.
+                None => {
+                    self.catch_up = None;
+                    return Ok(());
+                }
+                // The run ended before the waiting message: the rest is in storage.
+                Some(_) => {}
+            }
+        }
         let Some(catch_up) = self.catch_up.as_mut() else { return Ok(()) };
         let page = Page { after: Some(self.last), before: catch_up.until, limit: CATCH_UP_PAGE };
+        self.metrics.catch_up_read(false);
         let messages = self.store.messages(self.room, page, self.viewer).await?;
         let complete = messages.len() < CATCH_UP_PAGE as usize;
         self.ready.extend(messages.iter().map(|m| FeedItem::Message(Arc::new(Frame::message(m)))));

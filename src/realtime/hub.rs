@@ -9,7 +9,7 @@ use std::{
 
 use tokio::sync::{broadcast, mpsc};
 
-use super::{bus::Notice, Frame};
+use super::{bus::Notice, recent::Recent, Frame};
 use crate::domain::{Message, Room, RoomId, UserId};
 use crate::metrics::Metrics;
 
@@ -31,9 +31,23 @@ pub struct Hub {
     inner: Arc<HubInner>,
 }
 
+/// What a subscriber of a room gets: the live channel, and the room's recent messages for when
+/// it falls behind the channel.
+pub struct Subscription {
+    pub live: broadcast::Receiver<RoomEvent>,
+    pub recent: Arc<Mutex<Recent>>,
+}
+
+/// A room with subscribers in this process.
+struct RoomChannel {
+    sender: broadcast::Sender<RoomEvent>,
+    recent: Arc<Mutex<Recent>>,
+}
+
 struct HubInner {
-    // A std mutex: it is held for a map lookup only, never across an await.
-    rooms: Mutex<HashMap<RoomId, broadcast::Sender<RoomEvent>>>,
+    // std mutexes: each is held for a map lookup or a push only, never across an await (the
+    // map's, then a room's `recent`, in that order).
+    rooms: Mutex<HashMap<RoomId, RoomChannel>>,
     lobby: broadcast::Sender<Arc<Frame>>,
     room_capacity: usize,
     metrics: Metrics,
@@ -67,9 +81,13 @@ impl Hub {
         &self.inner.metrics
     }
 
-    pub fn subscribe_room(&self, room: RoomId) -> broadcast::Receiver<RoomEvent> {
+    pub fn subscribe_room(&self, room: RoomId) -> Subscription {
         let mut rooms = self.inner.rooms.lock().unwrap();
-        rooms.entry(room).or_insert_with(|| broadcast::channel(self.inner.room_capacity).0).subscribe()
+        let channel = rooms.entry(room).or_insert_with(|| RoomChannel {
+            sender: broadcast::channel(self.inner.room_capacity).0,
+            recent: Arc::default(),
+        });
+        Subscription { live: channel.sender.subscribe(), recent: channel.recent.clone() }
     }
 
     /// Drops the room's channel if nobody is subscribed: after a subscription made before
@@ -77,7 +95,7 @@ impl Hub {
     /// room id (a send to it is what drops an idle channel, and none will come).
     pub fn forget_if_idle(&self, room: RoomId) {
         let mut rooms = self.inner.rooms.lock().unwrap();
-        if rooms.get(&room).is_some_and(|sender| sender.receiver_count() == 0) {
+        if rooms.get(&room).is_some_and(|channel| channel.sender.receiver_count() == 0) {
             rooms.remove(&room);
         }
     }
@@ -132,8 +150,8 @@ impl Hub {
 
     pub fn local_room_deleted(&self, room: RoomId) {
         let frame = Arc::new(Frame::room_deleted(room));
-        if let Some(sender) = self.inner.rooms.lock().unwrap().remove(&room) {
-            let _ = sender.send(RoomEvent::Deleted(frame.clone()));
+        if let Some(channel) = self.inner.rooms.lock().unwrap().remove(&room) {
+            let _ = channel.sender.send(RoomEvent::Deleted(frame.clone()));
         }
         let _ = self.inner.lobby.send(frame);
     }
@@ -141,16 +159,21 @@ impl Hub {
     /// Every room feed here re-reads storage: called when events from other processes may
     /// have been lost.
     pub fn catch_up_all(&self) {
-        for sender in self.inner.rooms.lock().unwrap().values() {
-            let _ = sender.send(RoomEvent::CatchUp);
+        for channel in self.inner.rooms.lock().unwrap().values() {
+            let _ = channel.sender.send(RoomEvent::CatchUp);
         }
     }
 
     fn send_to_room(&self, room: RoomId, event: RoomEvent) {
         let mut rooms = self.inner.rooms.lock().unwrap();
-        if let Some(sender) = rooms.get(&room) {
+        if let Some(channel) = rooms.get(&room) {
+            if let RoomEvent::Message { frame, audience } = &event {
+                if let Some(id) = frame.id {
+                    channel.recent.lock().unwrap().push(id, (frame.clone(), *audience));
+                }
+            }
             // No receivers left: drop the channel rather than keep one per idle room forever.
-            if sender.send(event).is_err() {
+            if channel.sender.send(event).is_err() {
                 rooms.remove(&room);
             }
         }

@@ -11,11 +11,12 @@ mod hub;
 mod lobby;
 pub mod poll;
 mod presence;
+mod recent;
 pub mod sse;
 pub mod ws;
 
 pub use feed::{FeedItem, RoomFeed};
 pub use frame::Frame;
-pub use hub::{Hub, RoomEvent};
+pub use hub::{Hub, RoomEvent, Subscription};
 pub use lobby::LobbyFeed;
 pub use presence::{Presence, PresenceGuard};

@@ -11,7 +11,7 @@
 //! needed). hyper writes and flushes that head, sees the response end and closes the
 //! connection, except that [`KeepOpen`] turns that close into a no-op. The connection's task
 //! then takes the socket back (`into_parts`), drops hyper's state and runs [`pump`]: one write
-//! per event, as before, straight to the socket.
+//! per event, straight to the socket, or one for several when several are already waiting.
 //!
 //! Everything else about the request (routing, sessions, access checks, tracing, metrics) is
 //! the same code path as any other request. The handoff is offered only to plain HTTP/1 GETs
@@ -32,9 +32,14 @@ use axum::{
     http::{header, HeaderValue, Version},
     response::Response,
 };
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+/// The most bytes one write takes when events are waiting: a subscriber that fell behind (a
+/// storm of joins in a big room, a slow core) catches up in a few writes instead of one per
+/// event, and the copy stays small next to the socket's own buffer.
+const BURST_BYTES: usize = 64 * 1024;
 
 /// What a handed-off response still has to send.
 pub type EventBytes = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
@@ -133,13 +138,16 @@ pub async fn pump<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, mut events: Even
             if Pin::new(&mut io).poll_read(cx, &mut buf).is_ready() {
                 return Poll::Ready(None);
             }
-            events.poll_next_unpin(cx).map(Some)
+            events.poll_next_unpin(cx).map(|first| Some(first.map(|first| with_waiting(first, &mut events, cx))))
         })
         .await;
         match next {
-            Some(Some(bytes)) => {
-                if io.write_all(&bytes).await.is_err() {
+            Some(Some(burst)) => {
+                if io.write_all(&burst.bytes).await.is_err() {
                     return;
+                }
+                if burst.ended {
+                    break;
                 }
             }
             // The stream ended (shutdown, kick, room deleted): close our side cleanly.
@@ -148,6 +156,38 @@ pub async fn pump<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, mut events: Even
         }
     }
     let _ = io.shutdown().await;
+}
+
+/// What one write sends, and whether the stream ended behind it.
+struct Burst {
+    bytes: Bytes,
+    ended: bool,
+}
+
+/// `first`, and behind it whatever the stream yields without waiting, up to [`BURST_BYTES`].
+/// The usual case, one event, is passed on as it is, without a copy.
+fn with_waiting(first: Bytes, events: &mut EventBytes, cx: &mut Context<'_>) -> Burst {
+    let mut joined: Option<BytesMut> = None;
+    let mut ended = false;
+    while joined.as_ref().map_or(first.len(), BytesMut::len) < BURST_BYTES {
+        match events.poll_next_unpin(cx) {
+            Poll::Ready(Some(more)) => {
+                let buf = joined.get_or_insert_with(|| {
+                    let mut buf = BytesMut::with_capacity(BURST_BYTES.min(4 * (first.len() + more.len())));
+                    buf.extend_from_slice(&first);
+                    buf
+                });
+                buf.extend_from_slice(&more);
+            }
+            Poll::Ready(None) => {
+                ended = true;
+                break;
+            }
+            // Pending has registered the waker: the next round of `pump` polls again anyway.
+            Poll::Pending => break,
+        }
+    }
+    Burst { bytes: joined.map_or(first, BytesMut::freeze), ended }
 }
 
 #[cfg(test)]
@@ -167,6 +207,74 @@ mod tests {
         let mut got = Vec::new();
         far.read_to_end(&mut got).await.unwrap();
         assert_eq!(got, b"data: 1\n\ndata: 2\n\n");
+    }
+
+    /// A socket that counts the writes made to it.
+    struct CountWrites {
+        inner: tokio::io::DuplexStream,
+        writes: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl AsyncRead for CountWrites {
+        fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for CountWrites {
+        fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Pin::new(&mut self.inner).poll_write(cx, buf)
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_flush(cx)
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
+    }
+
+    #[tokio::test]
+    async fn events_already_waiting_go_out_in_one_write_and_a_pending_stream_stops_the_burst() {
+        let (near, mut far) = tokio::io::duplex(1024);
+        let writes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let near = CountWrites { inner: near, writes: writes.clone() };
+        // Three events ready at once, then a pause (the stream is pending), then one more.
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+        for n in 1..=3 {
+            tx.send(Bytes::from(format!("data: {n}\n\n"))).unwrap();
+        }
+        let events = tokio_stream::wrappers::UnboundedReceiverStream::new(rx);
+        let pump = tokio::spawn(pump(near, Box::pin(events)));
+        let mut first = vec![0u8; 27];
+        far.read_exact(&mut first).await.unwrap();
+        assert_eq!(first, b"data: 1\n\ndata: 2\n\ndata: 3\n\n");
+        assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 1, "the three waiting events in one write");
+        tx.send(Bytes::from_static(b"data: 4\n\n")).unwrap();
+        drop(tx);
+        let mut rest = Vec::new();
+        far.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, b"data: 4\n\n");
+        assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 2, "the later event in a write of its own");
+        pump.await.unwrap();
+    }
+
+    #[test]
+    fn a_burst_stops_at_its_byte_budget() {
+        let big = Bytes::from(vec![b'x'; BURST_BYTES / 2 + 1]);
+        let mut events: EventBytes = Box::pin(futures_util::stream::iter([big.clone(), big.clone(), big.clone()]));
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let first = match events.poll_next_unpin(&mut cx) {
+            Poll::Ready(Some(first)) => first,
+            _ => unreachable!("the stream is ready"),
+        };
+        let burst = with_waiting(first, &mut events, &mut cx);
+        assert_eq!(burst.bytes.len(), 2 * big.len(), "two events, then the budget is spent");
+        assert!(!burst.ended);
+        assert!(matches!(events.poll_next_unpin(&mut cx), Poll::Ready(Some(_))), "the third is still there");
     }
 
     #[tokio::test]

@@ -81,6 +81,9 @@ impl rules::Dialect for PostgresStore {
     const LOCK_ROOM: &'static str = "SELECT owner_id, max_members FROM rooms WHERE id = $1 FOR UPDATE";
     const TIME_DIGITS: u16 = 6;
     const ROW_LOCKS: bool = true;
+    const MEMBERS: &'static str = "SELECT r.last_seq, (SELECT coalesce(json_agg(json_build_array(s.user_id, s.user_name, \
+         (extract(epoch FROM s.joined_at) * 1000000)::bigint, s.user_id = r.owner_id) \
+         ORDER BY s.joined_at, s.user_id), '[]')::text FROM seats s WHERE s.room_id = r.id) FROM rooms r WHERE r.id = $1";
 
     fn id(uuid: Uuid) -> Uuid {
         uuid

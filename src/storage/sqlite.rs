@@ -85,6 +85,9 @@ impl rules::Dialect for SqliteStore {
     const LOCK_ROOM: &'static str = "SELECT owner_id, max_members FROM rooms WHERE id = $1";
     const TIME_DIGITS: u16 = 3;
     const ROW_LOCKS: bool = false;
+    const MEMBERS: &'static str = "SELECT r.last_seq, (SELECT json_group_array(json_array(s.user_id, s.user_name, \
+         s.joined_at, json(CASE WHEN s.user_id = r.owner_id THEN 'true' ELSE 'false' END)) \
+         ORDER BY s.joined_at, s.user_id) FROM seats s WHERE s.room_id = r.id) FROM rooms r WHERE r.id = $1";
 
     fn id(uuid: Uuid) -> String {
         uuid.to_string()

@@ -62,11 +62,6 @@ async fn room_json(client: &Client, room: &str) -> Value {
     client.get(&format!("/api/rooms/{room}")).await.json().await.unwrap()
 }
 
-async fn metric(app: &TestApp, sample: &str) -> f64 {
-    let text = reqwest::get(format!("{}/metrics", app.address)).await.unwrap().text().await.unwrap();
-    text.lines().find_map(|line| line.strip_prefix(sample).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0.0)
-}
-
 /// Item 1: 40 cookie-less GETs (long-poll, SSE, WebSocket) used to fill an open `max: 5` room
 /// and store a join and a leave each. Now they take nothing: a real user still gets in, the
 /// room holds no stranger, and what the strangers see is the room's events, as viewers.
@@ -168,7 +163,7 @@ async fn event_streams_are_capped_per_address_and_counted(backend: Backend) {
         assert!(tokio::time::Instant::now() < deadline, "the slot came back");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(metric(&app, "gifchat_rejected_requests_total{reason=\"too_many_connections\"}").await >= 4.0);
+    assert!(app.metric("gifchat_rejected_requests_total{reason=\"too_many_connections\"}").await >= 4.0);
 }
 
 /// Item 4: a top-level GET from another site carries the Lax cookie; it used to join the
@@ -275,9 +270,9 @@ async fn uploads_are_checked_for_room_and_seat_before_any_decoding(backend: Back
         let nowhere = outsider.upload(&uuid::Uuid::new_v4().to_string(), "gif", bomb.clone(), "bomb.gif").await;
         assert_eq!(nowhere.status(), StatusCode::NOT_FOUND);
     }
-    assert_eq!(metric(&app, checks).await, 0.0, "nothing refused was decoded");
+    assert_eq!(app.metric(checks).await, 0.0, "nothing refused was decoded");
     assert_eq!(alice.upload(&room, "gif", bomb.clone(), "bomb.gif").await.status(), StatusCode::CREATED);
-    assert_eq!(metric(&app, checks).await, 1.0);
+    assert_eq!(app.metric(checks).await, 1.0);
 
     // 20 at once by a member: tests/faults/abuse.rs measures the server's memory meanwhile.
     // Over the pixel budget: refused, after decoding no more than the budget.
@@ -307,14 +302,14 @@ async fn wrong_passwords_are_limited_per_room_and_address(backend: Backend) {
     // no hashing (two hashes so far: the two rooms' passwords; then the three wrong ones).
     let again = app.client_from("127.0.0.2").join(&room, json!({ "password": "e" })).await;
     assert_eq!(error_code(again).await, (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts".into()));
-    assert_eq!(metric(&app, "gifchat_password_hashes_total").await, 5.0);
+    assert_eq!(app.metric("gifchat_password_hashes_total").await, 5.0);
     // Guesses sent all at once are counted as they arrive, not when their hashes finish.
     let crowd: Vec<Client> = (0..8).map(|_| app.client_from("127.0.0.4")).collect();
     let guesses = crowd.iter().enumerate().map(|(n, c)| c.join(&room, json!({ "password": format!("x{n}") })));
     let statuses: Vec<StatusCode> = futures_util::future::join_all(guesses).await.iter().map(|r| r.status()).collect();
     let hashed = statuses.iter().filter(|s| **s == StatusCode::FORBIDDEN).count();
     assert_eq!(hashed, 3, "{statuses:?}");
-    assert_eq!(metric(&app, "gifchat_password_hashes_total").await, 8.0);
+    assert_eq!(app.metric("gifchat_password_hashes_total").await, 8.0);
     // The room is not locked for others, nor other rooms for the guesser.
     let friend = app.client_from("127.0.0.3");
     assert_eq!(friend.join(&room, json!({ "password": "right one" })).await.status(), StatusCode::OK);

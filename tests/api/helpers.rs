@@ -131,6 +131,13 @@ async fn serve(config: Config) -> TestApp {
 }
 
 impl TestApp {
+    /// A sample's value from the public `/metrics` (0 when it is not there yet), e.g.
+    /// `gifchat_lag_catch_ups_total`.
+    pub async fn metric(&self, sample: &str) -> f64 {
+        let text = reqwest::get(format!("{}/metrics", self.address)).await.unwrap().text().await.unwrap();
+        text.lines().find_map(|line| line.strip_prefix(sample).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0.0)
+    }
+
     /// Stops the server, waits `down` (an outage), and starts it again on the same database
     /// (on another port), with the same configuration as `configure` gives.
     pub async fn restart_after(&mut self, down: Duration, configure: impl FnOnce(&mut Config)) {

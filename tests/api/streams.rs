@@ -15,6 +15,7 @@ crate::on_both_backends!(
     a_reconnect_with_last_event_id_receives_exactly_the_missed_messages,
     after_query_resumes_like_last_event_id_and_the_header_wins,
     a_lagged_subscriber_loses_nothing,
+    a_subscriber_lagging_past_what_memory_holds_catches_up_from_storage,
     events_published_out_of_order_arrive_in_order,
     a_stream_without_resume_point_starts_live,
     a_resume_point_from_the_future_gets_resync,
@@ -117,6 +118,37 @@ async fn a_lagged_subscriber_loses_nothing(backend: Backend) {
     assert_eq!(texts(&received), (0..30).map(|i| format!("m{i}")).collect::<Vec<_>>());
     let expected: Vec<i64> = stored.iter().map(|m| m.id).collect();
     assert_eq!(ids(&received), expected);
+    // From the room's recent messages, not from storage: a big room's lagging subscribers
+    // must not each read the same rows again.
+    assert!(app.metric(MEMORY_CATCH_UPS).await >= 1.0);
+    assert_eq!(app.metric(STORAGE_CATCH_UPS).await, 0.0);
+}
+
+const MEMORY_CATCH_UPS: &str = "gifchat_catch_up_reads_total{from=\"memory\"}";
+const STORAGE_CATCH_UPS: &str = "gifchat_catch_up_reads_total{from=\"storage\"}";
+
+async fn a_subscriber_lagging_past_what_memory_holds_catches_up_from_storage(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.room_channel_capacity = 2).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "long lag" })).await;
+    let room_id = id_of(&room);
+    let mut events = alice.room_events(&room_id, None).await;
+
+    // More than a room keeps in memory (4,096 messages), published in one synchronous burst.
+    let count = 4_300;
+    let texts_all: Vec<String> = (0..count).map(|i| format!("m{i}")).collect();
+    let mut stored = Vec::new();
+    for chunk in texts_all.chunks(200) {
+        stored.extend(store_unpublished(&app, &room, chunk).await);
+    }
+    for message in &stored {
+        app.state.hub.publish_message(message);
+    }
+
+    let received = events.next_messages(count).await;
+    assert_eq!(texts(&received), texts_all);
+    assert_eq!(ids(&received), stored.iter().map(|m| m.id).collect::<Vec<_>>());
+    assert!(app.metric(STORAGE_CATCH_UPS).await >= 1.0, "the oldest were no longer in memory");
+    assert!(app.metric(MEMORY_CATCH_UPS).await >= 1.0, "the newest were");
 }
 
 async fn events_published_out_of_order_arrive_in_order(backend: Backend) {

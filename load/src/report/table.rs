@@ -44,6 +44,7 @@ impl Report {
         let mut rows: Vec<(&str, String)> = vec![
             ("run", run),
             ("subscribers", format!("{}/{} connected in {} s", s["connected"], s["target"], s["setup_seconds"])),
+            ("joins", format!("every join seen by every subscriber after {} s", show(&s["joins_seen_by_all_seconds"]))),
             (
                 "connect time",
                 format!(

@@ -12,6 +12,13 @@ pub(super) fn parse_text(data: &[u8]) -> Option<(u64, u64)> {
     Some((nanos, seq))
 }
 
+/// The `"as_of":N` of a member list (its position in the room's sequence).
+pub(super) fn as_of(data: &[u8]) -> Option<i64> {
+    const KEY: &[u8] = b"\"as_of\":";
+    let start = find(data, KEY, 0)? + KEY.len();
+    leading_i64(&data[start..])
+}
+
 pub(super) fn parse_u64(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 19 {
         return None;
@@ -135,6 +142,13 @@ pub(super) fn each_polled(body: &[u8], mut on_message: impl FnMut(i64, bool, &[u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn member_list_position() {
+        assert_eq!(as_of(br#"{"members":[{"id":"u1"}],"as_of":42}"#), Some(42));
+        assert_eq!(as_of(br#"{"members":[],"as_of":0,"more":true}"#), Some(0));
+        assert_eq!(as_of(br#"{"id":7,"text":"as_of"}"#), None);
+    }
 
     #[test]
     fn text_fields() {

@@ -1,9 +1,12 @@
 //! Rows as both databases return them, and their conversion into domain types.
 
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
 use super::{id, Conn, Db, Dialect, Id, Int, This, Time};
 use crate::{
     domain::{GifId, Member, MemberChange, Message, MessageKind, Room, RoomId, User, UserId},
-    storage::StoreResult,
+    storage::{StorageError, StoreResult},
 };
 
 pub(super) const ROOM_COLUMNS: &str = "SELECT r.id, r.title, r.max_members, r.password_hash IS NOT NULL AS locked, \
@@ -82,24 +85,33 @@ pub(super) async fn room_in(conn: &mut Conn, room: RoomId) -> StoreResult<Room> 
 }
 
 /// The seat holders, longest-present first, with the room's last sequence number, read in one
-/// statement so both come from the same snapshot; `None` when nobody holds a seat (or there is
-/// no room), which has no row to carry the number.
-pub(super) async fn members(pool: &sqlx::Pool<Db>, room: RoomId) -> StoreResult<Option<(Vec<Member>, i64)>> {
-    let rows: Vec<(Id, Option<String>, Time, bool, i64)> = sqlx::query_as(
-        "SELECT s.user_id, s.user_name, s.joined_at, s.user_id = r.owner_id, r.last_seq \
-         FROM rooms r JOIN seats s ON s.room_id = r.id WHERE r.id = $1 ORDER BY s.joined_at, s.user_id",
-    )
-    .bind(id(room.0))
-    .fetch_all(pool)
-    .await?;
-    let Some(as_of) = rows.first().map(|row| row.4) else { return Ok(None) };
-    let members = rows
+/// statement (and one row, see [`Dialect::MEMBERS`]) so both come from the same snapshot;
+/// `NotFound` when there is no room.
+pub(super) async fn members(pool: &sqlx::Pool<Db>, room: RoomId) -> StoreResult<(Vec<Member>, i64)> {
+    let row: Option<(i64, Option<String>)> =
+        sqlx::query_as(This::MEMBERS).bind(id(room.0)).fetch_optional(pool).await?;
+    let Some((as_of, listed)) = row else { return Err(StorageError::NotFound) };
+    let listed: Vec<(Uuid, Option<String>, i64, bool)> = match listed {
+        Some(json) => serde_json::from_str(&json).map_err(|err| StorageError::Other(err.into()))?,
+        None => Vec::new(), // SQLite's json_group_array over no rows is `[]`, but be lenient
+    };
+    let members = listed
         .into_iter()
-        .map(|(user, name, since, owner, _)| Member {
-            user: User::new(UserId(This::uuid(&user)), name.as_deref()),
+        .map(|(user, name, since, owner)| Member {
+            user: User::new(UserId(user), name.as_deref()),
             owner,
-            since: This::utc(since),
+            since: since_epoch(since),
         })
         .collect();
-    Ok(Some((members, as_of)))
+    Ok((members, as_of))
+}
+
+/// A time as `MEMBERS` writes it: in units of 10^-TIME_DIGITS s since the epoch.
+fn since_epoch(units: i64) -> DateTime<Utc> {
+    let at = if This::TIME_DIGITS == 3 {
+        DateTime::from_timestamp_millis(units)
+    } else {
+        DateTime::from_timestamp_micros(units)
+    };
+    at.unwrap_or_default()
 }
