@@ -170,7 +170,8 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
 
     /// Events a room's broadcast channel buffers before a slow subscriber lags and has to
-    /// catch up from storage.
+    /// catch up: from the room's recent messages in memory (the last 4,096, up to 1 MiB),
+    /// or from storage beyond those.
     #[arg(long, env = "ROOM_CHANNEL_CAPACITY", default_value_t = 256)]
     pub room_channel_capacity: usize,
 }

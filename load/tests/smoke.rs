@@ -120,6 +120,44 @@ async fn a_short_soak_on_every_transport_loses_and_repeats_nothing() {
     }
 }
 
+/// The join storm of BENCHMARKS.md (scenario 5) on a small scale: everyone opens the room at
+/// once, and the generator waits until every join has reached every member already there.
+/// A room channel of 8 events makes the members fall behind it and catch up.
+#[tokio::test]
+async fn a_small_join_storm_connects_everyone_and_every_join_reaches_every_member() {
+    let server = start_server(&[
+        ("RATE_LIMIT_BURST", "0"),
+        ("NEW_SESSION_BURST", "0"),
+        ("MAX_ROOM_CAPACITY", "200"),
+        ("ROOM_CHANNEL_CAPACITY", "8"),
+    ])
+    .await;
+    let members = 150;
+    let json = server.dir.join("storm.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_gif-chat-load"))
+        .args(["--url", &server.url()])
+        .args(["--rooms", "1", "--subscribers", &members.to_string(), "--room-max", "151"])
+        .args(["--connect-concurrency", &members.to_string()])
+        .args(["--messages", "10", "--posters", "1", "--timeout", "60"])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("run gif-chat-load");
+    let shown = format!(
+        "{}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{shown}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("the JSON report")).expect("the report is JSON");
+    assert_eq!(report["ok"], true, "{shown}");
+    assert_eq!(report["subscribers"]["connected"], members, "{shown}");
+    assert!(report["subscribers"]["joins_seen_by_all_seconds"].is_number(), "{shown}");
+    assert_eq!(report["deliveries"]["delivered"], 10 * members, "{shown}");
+}
+
 #[tokio::test]
 async fn waits_out_the_write_limits() {
     // Each owner has 3 writes at once (one spent creating the room) and one more every 2 s, so
