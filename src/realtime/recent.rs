@@ -53,14 +53,12 @@ impl Recent {
     /// `limit`; empty when `after + 1` is not held.
     pub fn after(&self, after: i64, until: Option<i64>, limit: usize) -> Vec<Delivery> {
         let start = self.entries.partition_point(|(held, _)| *held <= after);
-        let mut expected = after + 1;
         let mut run = Vec::new();
-        for (id, delivery) in self.entries.range(start..) {
+        for (expected, (id, delivery)) in (after + 1..).zip(self.entries.range(start..)) {
             if *id != expected || until.is_some_and(|until| *id >= until) || run.len() == limit {
                 break;
             }
             run.push(delivery.clone());
-            expected += 1;
         }
         run
     }
