@@ -16,8 +16,24 @@ pub use crate::common::database::Backend;
 use crate::common::database::TestDatabase;
 
 /// Declares each listed `async fn name(backend: Backend)` as a test on both backends.
+///
+/// `one_thread: name, …` runs them on a single-threaded runtime (in a module `one_thread`),
+/// for tests that need the server's tasks to stand still while the test does something
+/// synchronous, such as publishing a burst that a subscriber must fall behind.
 #[macro_export]
 macro_rules! on_both_backends {
+    (one_thread: $($name:ident),* $(,)?) => {
+        mod one_thread {
+            mod sqlite {
+                $( #[tokio::test(flavor = "current_thread")]
+                   async fn $name() { super::super::$name($crate::helpers::Backend::Sqlite).await } )*
+            }
+            mod postgres {
+                $( #[tokio::test(flavor = "current_thread")]
+                   async fn $name() { super::super::$name($crate::helpers::Backend::Postgres).await } )*
+            }
+        }
+    };
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
