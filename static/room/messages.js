@@ -3,6 +3,8 @@
 import { h, readableColor, timeElement } from '/shared/dom.js';
 import { els, state } from '/room/context.js';
 import { isAtBottom, scrollToBottom } from '/room/scrolling.js';
+import { linkedText } from '/shared/links.js';
+import { fillName } from '/room/names.js';
 
 /** Largest box a GIF is drawn in; CSS max-width scales it down, keeping its aspect ratio. */
 const GIF_MAX_WIDTH = 400;
@@ -23,11 +25,20 @@ export function insertBatch(messages) {
   els.messages.removeAttribute('aria-busy');
 }
 
-/** Adds a message that just happened, scrolling only if the reader was already at the bottom. */
+/**
+ * Adds a message that just happened, scrolling only if the reader was already at the bottom;
+ * the reader's own message (`mine`: the POST's answer) always scrolls into view, even when the
+ * stream's echo of it came first and was put in the list while the view was elsewhere.
+ */
 export function showLive(message, { mine = false } = {}) {
   const wasAtBottom = isAtBottom();
-  if (!insertMessage(message)) return;
-  if (wasAtBottom || mine) scrollToBottom();
+  const inserted = insertMessage(message);
+  if (mine) {
+    scrollToBottom();
+    return;
+  }
+  if (!inserted) return;
+  if (wasAtBottom) scrollToBottom();
   else els.pill.hidden = false;
 }
 
@@ -59,11 +70,12 @@ function renderMessage(message) {
     return article;
   }
 
-  const author = h('span', { class: 'message-author', text: message.user?.name ?? 'someone' });
+  const author = h('span', { class: 'message-author', 'data-posted-as': message.user?.name ?? 'someone' });
+  fillName(author, message.user, message.user?.name);
   author.style.color = readableColor(message.user?.color);
   const body = message.kind === 'gif'
     ? gifElement(message)
-    : h('p', { class: 'message-text', text: message.text ?? '' });
+    : h('p', { class: 'message-text' }, ...linkedText(message.text ?? ''));
   // A whisper says who it went to: "Alice whispered to Bob" / "Bob whispered to you".
   const whisperLabel = isWhisper
     ? h('span', {

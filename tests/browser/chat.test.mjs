@@ -1,6 +1,7 @@
 // Two people in one room: chats and GIFs both ways, author colours, mine/theirs, HTML in a
-// message shown as text, Shift+Enter, the "New messages" pill, and the screenshots of a room
-// and the lobby (tests/browser/screenshots/room.png, lobby.png).
+// message shown as text, links, Shift+Enter, the "New messages" pill, your own message always
+// in view, and the screenshots of a room and the lobby (tests/browser/screenshots/room.png,
+// lobby.png).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -136,6 +137,30 @@ test('HTML in a message is shown as literal text and never runs', { timeout: 30_
   assert.ok(!requests.some((url) => /\/x$/.test(new URL(url).pathname)), 'no request for src=x');
 });
 
+test('web addresses in chat text are links that open safely; anything else stays text', { timeout: 30_000 }, async () => {
+  const text = 'see https://example.org/a?b=1, (www.example.com/x) and https://en.wikipedia.org/wiki/Rust_(language). '
+    + 'not javascript:alert(1) nor <a href="https://evil.example">x</a>';
+  const id = await sendText(pageA, text);
+  await waitForMessage(pageB, id);
+  for (const page of [pageA, pageB]) {
+    const found = await page.$eval(`#messages .message[data-message-id="${id}"] .message-text`, (el) => ({
+      text: el.textContent,
+      links: [...el.querySelectorAll('a')].map((a) => ({
+        href: a.getAttribute('href'), text: a.textContent, rel: a.getAttribute('rel'), target: a.getAttribute('target'),
+      })),
+    }));
+    assert.equal(found.text, text, 'the text reads exactly as typed');
+    const safe = { rel: 'noopener noreferrer nofollow', target: '_blank' };
+    assert.deepEqual(found.links, [
+      { href: 'https://example.org/a?b=1', text: 'https://example.org/a?b=1', ...safe },
+      { href: 'https://www.example.com/x', text: 'www.example.com/x', ...safe },
+      { href: 'https://en.wikipedia.org/wiki/Rust_(language)', text: 'https://en.wikipedia.org/wiki/Rust_(language)', ...safe },
+      // Inside the typed HTML only the address itself is a link, drawn as text like the rest.
+      { href: 'https://evil.example/', text: 'https://evil.example', ...safe },
+    ]);
+  }
+});
+
 test('Shift+Enter starts a new line; Enter sends the whole text once', { timeout: 30_000 }, async () => {
   const box = pageA.locator('#composer textarea[name="text"]');
   const before = (await messageIds(pageA)).length;
@@ -231,6 +256,46 @@ test('a reader who scrolled up gets a "New messages" pill instead of a jump', { 
   await pageB.waitForSelector('#new-messages', { state: 'hidden' });
   assert.equal(await pageB.locator(`#messages .message[data-message-id="${id}"]`).isVisible(), true);
   checkOrder(await messageIds(pageB));
+});
+
+test('your own message scrolls into view even when its echo on the stream beats the answer to the POST', { timeout: 30_000 }, async () => {
+  const atBottom = () => pageA.$eval('#scroller', (el) => el.scrollHeight - el.scrollTop - el.clientHeight < 48);
+  // Hold each answer to a post until the stream's echo of that message is on the page, the
+  // order that left the sender's own GIF off-screen behind a "New messages" pill.
+  const echoFirst = async (route) => {
+    if (route.request().method() !== 'POST') return route.continue();
+    const response = await route.fetch();
+    const { id } = await response.json();
+    await pageA.waitForSelector(`#messages .message[data-message-id="${id}"]`, { state: 'attached' });
+    return route.fulfill({ response });
+  };
+  await pageA.route('**/api/rooms/*/messages', echoFirst);
+  await pageA.route('**/api/rooms/*/gifs', echoFirst);
+  try {
+    for (const send of [
+      () => sendText(pageA, 'my own, sent while reading old messages'),
+      async () => {
+        await pageA.setInputFiles('#gif-input', { name: 'tiny.gif', mimeType: 'image/gif', buffer: TINY_GIF });
+        await pageA.click('#gif-send');
+        await pageA.waitForSelector('#gif-preview', { state: 'hidden' });
+      },
+    ]) {
+      await pageA.$eval('#scroller', (el) => { el.scrollTop = 0; });
+      await pageA.waitForFunction(() => document.getElementById('scroller').scrollTop === 0);
+      assert.equal(await atBottom(), false, 'the sender is reading old messages');
+      await send();
+      await pageA.waitForFunction(() => {
+        const el = document.getElementById('scroller');
+        return el.scrollHeight - el.scrollTop - el.clientHeight < 48;
+      }, null, { timeout: 5_000 });
+      const last = pageA.locator('#messages .message.mine').last();
+      assert.equal(await last.isVisible(), true);
+      assert.equal(await pageA.isHidden('#new-messages'), true, 'no pill for your own message');
+    }
+  } finally {
+    await pageA.unroute('**/api/rooms/*/messages');
+    await pageA.unroute('**/api/rooms/*/gifs');
+  }
 });
 
 test('no page logged an error or opened a dialog', () => {
