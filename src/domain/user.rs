@@ -56,11 +56,56 @@ impl DisplayName {
 /// so two people often shared one; this spreads over ~160,000 distinct `#rrggbb` values.
 pub fn color_for(id: UserId) -> String {
     let digest = Sha256::digest(id.0.as_bytes());
-    let hue = f64::from(u16::from_be_bytes([digest[0], digest[1]])) / 65536.0 * 360.0;
+    let hue = hue_of(&digest);
     let saturation = 0.55 + f64::from(digest[2]) / 255.0 * 0.30;
     let lightness = 0.32 + f64::from(digest[3]) / 255.0 * 0.16;
     let (r, g, b) = hsl_to_rgb(hue, saturation, lightness);
     format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+fn hue_of(digest: &[u8]) -> f64 {
+    f64::from(u16::from_be_bytes([digest[0], digest[1]])) / 65536.0 * 360.0
+}
+
+/// The golden angle: each new hue as far from all the ones before it as a wheel allows, so
+/// people who arrive one after another (who end up in a room together) get far-apart hues.
+const GOLDEN_ANGLE: f64 = 137.507_764;
+/// How close to its place on the wheel a new user's hue must fall.
+const HUE_TOLERANCE: f64 = 3.0;
+
+/// A new user's id, picked so that its colour's hue is the `nth` step around the wheel by the
+/// golden angle. Hashed colours fell where they liked (users reported three similar purples
+/// in one room); the colour stays a function of the id, so nothing about it is stored, and a
+/// hue within 3° of a target takes ~60 random ids (a few SHA-256 each: microseconds).
+pub fn spaced_user_id(nth: u64) -> UserId {
+    let target = (nth as f64 * GOLDEN_ANGLE) % 360.0;
+    loop {
+        let id = UserId::random();
+        let hue = hue_of(&Sha256::digest(id.0.as_bytes()));
+        let off = (hue - target).abs();
+        if off.min(360.0 - off) <= HUE_TOLERANCE {
+            return id;
+        }
+    }
+}
+
+/// The hue (degrees) of a `#rrggbb` colour.
+#[cfg(test)]
+fn hue_of_color(color: &str) -> f64 {
+    let channel = |i: usize| f64::from(u8::from_str_radix(&color[i..i + 2], 16).unwrap()) / 255.0;
+    let (r, g, b) = (channel(1), channel(3), channel(5));
+    let (max, min) = (r.max(g).max(b), r.min(g).min(b));
+    let d = max - min;
+    let h = if d == 0.0 {
+        0.0
+    } else if max == r {
+        60.0 * (((g - b) / d) % 6.0)
+    } else if max == g {
+        60.0 * ((b - r) / d + 2.0)
+    } else {
+        60.0 * ((r - g) / d + 4.0)
+    };
+    (h + 360.0) % 360.0
 }
 
 fn hsl_to_rgb(h: f64, s: f64, l: f64) -> (u8, u8, u8) {
@@ -97,6 +142,19 @@ mod tests {
         let colors: std::collections::HashSet<_> = (0..2000).map(|_| color_for(UserId::random())).collect();
         // With ~3,200 colours (the original) 2,000 users give ~500 collisions; we allow 20.
         assert!(colors.len() > 1980, "{} distinct", colors.len());
+    }
+
+    #[test]
+    fn users_who_arrive_one_after_another_get_far_apart_hues() {
+        let hues: Vec<f64> = (100..108).map(|n| hue_of_color(&color_for(spaced_user_id(n)))).collect();
+        for (i, a) in hues.iter().enumerate() {
+            for b in &hues[i + 1..] {
+                let apart = (a - b).abs().min(360.0 - (a - b).abs());
+                // Eight golden-angle steps are at least 32.5° apart; rounding to #rrggbb and
+                // the tolerance take a few degrees.
+                assert!(apart > 24.0, "hues {hues:?}");
+            }
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ import { els, state } from '/room/context.js';
 import { stream } from '/room/transports.js';
 import { markWhisperTargetGone, setWhisperTarget, toggleWhisperTarget } from '/room/whisper.js';
 import { ownerAction, settleConfirm } from '/room/owner-actions.js';
+import { fillName, nameIsShared, nameMark, refreshNames } from '/room/names.js';
 
 /** The as_of of the newest list (or change) applied: an older list loses. */
 let membersAsOf = -Infinity;
@@ -152,6 +153,7 @@ function renderMembers() {
     : null;
 
   els.membersList.replaceChildren(...members.map((member) => memberRow(member, owner)));
+  refreshNames();
   els.membersPanel.dataset.owner = String(owner);
   els.membersCount.textContent = String(members.length);
   els.membersToggle.textContent = `Members (${members.length})`;
@@ -171,6 +173,11 @@ function renderMembers() {
   }
 }
 
+/** The member's name as words (the mark too when the name is shared), for titles and labels. */
+function labelOf(member) {
+  return nameIsShared(member) ? `${member.name} ${nameMark(member.id)}` : member.name;
+}
+
 function memberRow(member, viewerIsOwner) {
   const isMe = member.id === state.me?.id;
   const row = h('li', {
@@ -181,7 +188,8 @@ function memberRow(member, viewerIsOwner) {
 
   const swatch = h('span', { class: 'swatch member-swatch', 'aria-hidden': 'true' });
   swatch.style.backgroundColor = /^#[0-9a-f]{6}$/i.test(member.color ?? '') ? member.color : '';
-  const name = h('span', { class: 'member-name', text: member.name ?? 'someone' });
+  const name = h('span', { class: 'member-name' });
+  fillName(name, member);
   name.style.color = readableColor(member.color);
   const parts = [
     swatch,
@@ -199,7 +207,7 @@ function memberRow(member, viewerIsOwner) {
       class: 'member-who member-whisper',
       'data-role': 'whisper',
       'aria-pressed': String(selected),
-      title: selected ? `Stop whispering to ${member.name}` : `Whisper to ${member.name}`,
+      title: selected ? `Stop whispering to ${labelOf(member)}` : `Whisper to ${labelOf(member)}`,
     }, h('span', { class: 'visually-hidden', text: 'Whisper to ' }), ...parts));
   }
 
@@ -211,14 +219,14 @@ function memberRow(member, viewerIsOwner) {
         'data-role': 'kick',
         // The accessible name starts with the visible label (WCAG 2.5.3), so "click Kick" works
         // for voice control too.
-        'aria-label': `Kick ${member.name}`,
+        'aria-label': `Kick ${labelOf(member)}`,
         text: 'Kick',
       }),
       h('button', {
         type: 'button',
         class: 'button secondary make-owner-button',
         'data-role': 'make-owner',
-        'aria-label': `Make owner: ${member.name}`,
+        'aria-label': `Make owner: ${labelOf(member)}`,
         text: 'Make owner',
       })));
   }

@@ -10,7 +10,43 @@ crate::on_both_backends!(
     the_first_request_gets_a_signed_http_only_cookie_and_keeps_its_identity,
     a_nickname_can_be_set_and_is_validated,
     a_forged_or_tampered_cookie_gets_a_fresh_identity,
+    people_who_arrive_one_after_another_get_far_apart_colours,
 );
+
+/// The hue of `#rrggbb`, in degrees.
+fn hue(color: &str) -> f64 {
+    let channel = |i: usize| f64::from(u8::from_str_radix(&color[i..i + 2], 16).unwrap()) / 255.0;
+    let (r, g, b) = (channel(1), channel(3), channel(5));
+    let (max, min) = (r.max(g).max(b), r.min(g).min(b));
+    let d = max - min;
+    let h = if d == 0.0 {
+        0.0
+    } else if max == r {
+        60.0 * (((g - b) / d) % 6.0)
+    } else if max == g {
+        60.0 * ((b - r) / d + 2.0)
+    } else {
+        60.0 * ((r - g) / d + 4.0)
+    };
+    (h + 360.0) % 360.0
+}
+
+async fn people_who_arrive_one_after_another_get_far_apart_colours(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut hues = Vec::new();
+    for _ in 0..8 {
+        let me = app.client().me().await;
+        hues.push(hue(me["color"].as_str().unwrap()));
+    }
+    // Hashed colours landed anywhere: three of a room's first users in similar purples. Eight
+    // random hues all 24° apart happen about once in 300 tries; the golden angle gives 32°.
+    for (i, a) in hues.iter().enumerate() {
+        for b in &hues[i + 1..] {
+            let apart = (a - b).abs().min(360.0 - (a - b).abs());
+            assert!(apart > 24.0, "hues too close: {hues:?}");
+        }
+    }
+}
 
 async fn the_first_request_gets_a_signed_http_only_cookie_and_keeps_its_identity(backend: Backend) {
     let app = spawn_app(backend).await;
