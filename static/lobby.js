@@ -18,7 +18,7 @@ const rooms = new Map();
 const rows = new Map();
 /** Set once the stream delivered a full list; after that, GET /api/rooms is stale news. */
 let haveSnapshot = false;
-/** Our identity (null if /api/me failed); owners enter their locked rooms without a password. */
+/** Our identity (null if /api/me failed); an owner may enter their room even when it is full. */
 let me = null;
 
 installGlobalErrorHandler(document.getElementById('page-error'));
@@ -261,7 +261,13 @@ function updateRow(row, room) {
   const full = room.members >= room.max;
   row.classList.toggle('is-full', full);
   row.querySelector('.room-full-badge').hidden = !full;
-  row.querySelector('.room-enter').setAttribute('aria-label', `Enter ${room.title}`);
+  // A full room cannot be entered, except by its owner (who may have a seat already); the
+  // server would say so too, but a button that can only fail should not look like it works.
+  const enter = row.querySelector('.room-enter');
+  const closed = full && room.owner?.id !== me?.id;
+  enter.disabled = closed;
+  enter.textContent = closed ? 'Full' : 'Enter';
+  enter.setAttribute('aria-label', closed ? `${room.title} is full` : `Enter ${room.title}`);
 }
 
 function updateEmptyState() {
@@ -278,17 +284,18 @@ function updateEmptyState() {
 // ---------------------------------------------------------------------------
 
 /**
- * Joins before navigating so "room full" or a wrong password is shown right here, where
- * the person can pick another room, rather than on a dead-end page. A locked room asks
- * for its password straight away, except from its owner, who never needs one.
+ * Joins before navigating so "room full", "you were removed" or a wrong password is shown
+ * right here, where the person can pick another room, rather than on a dead-end page. Even a
+ * locked room is tried without a password first: the server answers a full room or a
+ * removed member without asking for one (asking first, then refusing, was issue 16's item
+ * 5), and the dialog opens only on `wrong_password`.
  */
 async function onEnter(id, button) {
   const room = rooms.get(id);
-  const askFirst = Boolean(room?.locked) && room.owner?.id !== me?.id;
   clearError(roomsError);
   button.disabled = true;
   try {
-    const joined = await enterRoom(id, room?.title, { askFirst });
+    const joined = await enterRoom(id, room?.title);
     if (joined) {
       window.location.assign(`/rooms/${encodeURIComponent(id)}`);
       return;
@@ -298,5 +305,6 @@ async function onEnter(id, button) {
     if (error instanceof ApiError && error.code === 'room_not_found') removeRoom(id);
   }
   button.disabled = false;
-  if (button.isConnected) button.focus();
+  if (rows.has(id) && rooms.has(id)) updateRow(rows.get(id), rooms.get(id));
+  if (button.isConnected && !button.disabled) button.focus();
 }

@@ -47,6 +47,20 @@ pub async fn ensure_not_barred(
     Ok(())
 }
 
+/// Fails with 409 `room_full` when the room has no seat left for a user who holds none (a
+/// member coming back keeps theirs).
+pub async fn ensure_room_for(state: &AppState, room: RoomId, user: UserId) -> Result<(), ApiError> {
+    let details = state.store.room(room).await?;
+    if details.members >= details.max && state.store.stream_view(room, user).await?.seat_expires.is_none() {
+        return Err(room_full());
+    }
+    Ok(())
+}
+
+fn room_full() -> ApiError {
+    ApiError::Conflict { code: "room_full", message: "the room is full".into() }
+}
+
 /// Takes (or keeps) a seat valid until `now + hold`, and announces a new member.
 pub async fn take_seat(
     state: &AppState,
@@ -56,7 +70,7 @@ pub async fn take_seat(
     hold: std::time::Duration,
 ) -> Result<Room, ApiError> {
     match state.store.take_seat(room, user, address, Utc::now() + hold).await? {
-        Seat::Full => Err(ApiError::Conflict { code: "room_full", message: "the room is full".into() }),
+        Seat::Full => Err(room_full()),
         Seat::Banned => Err(ApiError::kicked()),
         Seat::Taken { room, joined } => {
             if let Some(joined) = joined {

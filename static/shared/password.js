@@ -4,21 +4,19 @@ import { ApiError, joinRoom } from '/shared/http.js';
 import { clearError, showError } from '/shared/errors.js';
 
 /**
- * Takes a seat in a room. Unless `askFirst`, tries without a password first: open rooms
- * need none, and a locked room remembers its owner and whoever gave the password before.
- * A `wrong_password` answer then opens `#password-dialog`. `askFirst` skips that probe when
- * the caller already knows the room is locked (it saves a 403 round trip).
+ * Takes a seat in a room. Tries without a password first: open rooms need none, a locked
+ * room remembers its owner and whoever gave the password before, and a full room or a
+ * removed member is refused before any password is asked for. A `wrong_password` answer
+ * then opens `#password-dialog`.
  *
  * Resolves with the Room, or null when the person cancelled the dialog. Rejects with
- * ApiError for anything else (room_not_found, room_full, network trouble).
+ * ApiError for anything else (room_not_found, room_full, kicked, network trouble).
  */
-export async function enterRoom(roomId, title, { askFirst = false } = {}) {
-  if (!askFirst) {
-    try {
-      return await joinRoom(roomId);
-    } catch (error) {
-      if (!(error instanceof ApiError) || error.code !== 'wrong_password') throw error;
-    }
+export async function enterRoom(roomId, title) {
+  try {
+    return await joinRoom(roomId);
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.code !== 'wrong_password') throw error;
   }
   return askPassword(title, (password) => joinRoom(roomId, password));
 }

@@ -80,6 +80,20 @@ async fn a_full_room_says_so(backend: Backend) {
     let stream = carol.open_stream(&format!("/api/rooms/{room}/events"), None).await.err().expect("refused");
     assert_eq!(stream.status(), StatusCode::CONFLICT);
     assert_eq!(carol.say(&room, "let me in").await.status(), StatusCode::FORBIDDEN);
+
+    // A full locked room says it is full before it asks for a password (it used to answer
+    // `wrong_password`, so the lobby asked for one, then refused); a member coming back keeps
+    // their seat, password or not.
+    let (owner, locked) = app.room_with_owner(json!({ "title": "locked duo", "max": 2, "password": "pw" })).await;
+    let locked = id_of(&locked);
+    let bob = app.client();
+    assert_eq!(bob.join(&locked, json!({ "password": "pw" })).await.status(), StatusCode::OK);
+    let refused = carol.join(&locked, json!({})).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert_eq!(refused.json::<Value>().await.unwrap()["error"], "room_full");
+    assert_eq!(carol.join(&locked, json!({ "password": "pw" })).await.status(), StatusCode::CONFLICT);
+    assert_eq!(bob.join(&locked, json!({})).await.status(), StatusCode::OK);
+    assert_eq!(owner.join(&locked, json!({})).await.status(), StatusCode::OK);
 }
 
 async fn capacity_counts_users_not_tabs(backend: Backend) {
