@@ -3,7 +3,7 @@
 #   bench/run.sh <scenario> <sqlite|postgres> [sse|ws|poll] [extra gif-chat-load flags...]
 # Scenarios: 1 many rooms, 2 one big room, 3 write throughput, 4 many idle connections,
 # 5 join storm (2,000 members open one room's stream at once).
-# Writes the generator's JSON report to bench/results/<scenario>-<db>-<transport>.json.
+# Writes the generator's JSON report to bench/results/<scenario>-<db>-<transport>.json (or $BENCH_OUT).
 # Needs `cargo build --release --workspace` first (GIF_CHAT_SERVER=path picks another server build); PostgreSQL runs need the local server (see README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,4 +61,4 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && 
 
 mkdir -p bench/results
 "$target/gif-chat-load" --url "http://127.0.0.1:$port" --server-pid "$server" --transport "$transport" \
-  "${flags[@]}" --json "bench/results/$scenario-$db-$transport.json" "$@"
+  "${flags[@]}" --json "${BENCH_OUT:-bench/results/$scenario-$db-$transport.json}" "$@"
