@@ -40,9 +40,16 @@ export function setUpComposer(options) {
   });
 }
 
+/**
+ * Fits the box to its text. Measuring at height:auto shrinks it for a moment, which lets the
+ * conversation above grow and the browser clamp its scroll position: put that back, or every
+ * keystroke would pull a reader at the end a little further from it.
+ */
 function growTextarea() {
+  const { scrollTop } = els.scroller;
   els.text.style.height = 'auto';
   els.text.style.height = `${Math.min(els.text.scrollHeight, 160)}px`;
+  els.scroller.scrollTop = scrollTop;
 }
 
 async function sendText() {

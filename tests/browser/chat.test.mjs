@@ -298,6 +298,41 @@ test('your own message scrolls into view even when its echo on the stream beats 
   }
 });
 
+test('a reader at the end stays there when the GIF preview opens or the message box grows', { timeout: 30_000 }, async () => {
+  const gap = () => pageA.$eval('#scroller', (el) => el.scrollHeight - el.scrollTop - el.clientHeight);
+  const lastVisible = () => pageA.$eval('#scroller', (scroller) => {
+    const last = [...scroller.querySelectorAll('#messages .message')].pop();
+    return last.getBoundingClientRect().bottom <= scroller.getBoundingClientRect().bottom + 1;
+  });
+  await sendText(pageA, 'the latest thing said');
+  await pageA.waitForFunction(() => {
+    const el = document.getElementById('scroller');
+    return el.scrollHeight - el.scrollTop - el.clientHeight < 2;
+  });
+  const box = pageA.locator('#composer textarea[name="text"]');
+  await box.click();
+  await box.pressSequentially('half a thought');
+  await pageA.setInputFiles('#gif-input', { name: 'tiny.gif', mimeType: 'image/gif', buffer: TINY_GIF });
+  await pageA.waitForSelector('#gif-preview', { state: 'visible' });
+  // The preview takes ~100 px from the list: the end of the conversation must not hide behind it.
+  await pageA.waitForFunction(() => {
+    const el = document.getElementById('scroller');
+    return el.scrollHeight - el.scrollTop - el.clientHeight < 2;
+  }, null, { timeout: 3_000 }).catch(async () => assert.fail(`${await gap()} px short with the preview open`));
+  assert.equal(await lastVisible(), true);
+  for (let i = 0; i < 4; i += 1) {
+    await box.press('Shift+Enter');
+    await box.pressSequentially(`line ${i}`);
+  }
+  await pageA.waitForFunction(() => {
+    const el = document.getElementById('scroller');
+    return el.scrollHeight - el.scrollTop - el.clientHeight < 2;
+  }, null, { timeout: 3_000 }).catch(async () => assert.fail(`${await gap()} px short with five lines typed`));
+  assert.equal(await lastVisible(), true);
+  await pageA.click('#gif-cancel');
+  await box.fill('');
+});
+
 test('no page logged an error or opened a dialog', () => {
   assert.deepEqual(dialogs, []);
   assertNoErrors(suite.errors);
