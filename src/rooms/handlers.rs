@@ -105,6 +105,29 @@ pub async fn get_room(State(state): State<AppState>, RoomPath(id): RoomPath) -> 
     Ok(Json(state.store.room(id).await?))
 }
 
+/// The member list as the streams' `members` event has it, in one answer.
+#[derive(serde::Serialize)]
+pub struct MemberList {
+    members: Vec<crate::domain::Member>,
+    /// The room's last message id when the list was read: apply the `change` of every
+    /// system message after it.
+    as_of: i64,
+}
+
+/// `GET /api/rooms/{id}/members`: who holds a seat, for clients without a stream (a long-poller
+/// has no `members` event), readable by whoever may read the room's history.
+pub async fn list_members(
+    State(state): State<AppState>,
+    identity: Identity,
+    address: ClientAddress,
+    RoomPath(id): RoomPath,
+) -> Result<Json<MemberList>, ApiError> {
+    access::ensure_can_read(&state, id, identity.id, address).await?;
+    access::ensure_not_barred(&state, id, identity.id, address).await?;
+    let (members, as_of) = state.store.members(id).await?;
+    Ok(Json(MemberList { members, as_of }))
+}
+
 #[tracing::instrument(skip_all, fields(room.id = %id, user.id = %identity.id))]
 pub async fn delete_room(
     State(state): State<AppState>,

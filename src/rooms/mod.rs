@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/rooms", get(handlers::list_rooms).post(handlers::create_room))
         .route("/api/rooms/{id}", get(handlers::get_room).delete(handlers::delete_room))
         .route("/api/rooms/{id}/join", post(handlers::join_room))
+        .route("/api/rooms/{id}/members", get(handlers::list_members))
         .route("/api/rooms/{id}/seat", delete(handlers::leave_room))
         .route("/api/rooms/{id}/kicks", post(handlers::kick_member))
         .route("/api/rooms/{id}/owner", post(handlers::transfer_ownership))

@@ -43,7 +43,6 @@ export const els = {
   confirmOk: $('confirm-ok'),
   confirmCancel: $('confirm-cancel'),
   transportSwitch: $('transport-switch'),
-  membersNote: $('members-note'),
 };
 
 export const DEFAULT_PLACEHOLDER = els.text.placeholder;

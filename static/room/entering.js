@@ -9,12 +9,9 @@ import { els, roomId, roomPath, state } from '/room/context.js';
 import { loadHistory } from '/room/history.js';
 import { stream } from '/room/transports.js';
 import { closePreview } from '/room/gifs.js';
-import { applyOwner, clearMembers, membersAreLive, renderMemberCount } from '/room/members.js';
+import { applyOwner, clearMembers, loadMembers, membersAreLive, renderMemberCount } from '/room/members.js';
 import { clearWhisperTarget } from '/room/whisper.js';
 import { settleConfirm } from '/room/owner-actions.js';
-
-/** While polling (no member lists), the header count is re-read this often. */
-const POLL_ROOM_REFRESH_MS = 30_000;
 
 export async function start() {
   setChatState('loading');
@@ -34,6 +31,7 @@ export async function start() {
     if (!room) return;
     await loadHistory();
     stream.open();
+    if (stream.name === 'poll') await loadMembers();
   } catch (error) {
     showEnterError(error);
   }
@@ -133,16 +131,15 @@ export function cancelRoomRefresh() {
   clearTimeout(refreshTimer);
 }
 
-/** Another transport was picked: polling brings no member lists, so start from a fresh count (and owner). */
+/**
+ * Another transport was picked. The list we have stays current on polling too (the changes
+ * come as messages), but polling gets no list of its own: read one, in case ours is missing
+ * or was left behind while no transport ran.
+ */
 export function onTransportSwitched(name, { wasRunning }) {
   renderMemberCount();
-  if (wasRunning && name === 'poll') scheduleRoomRefresh(0);
+  if (wasRunning && name === 'poll') loadMembers();
 }
-
-// Long-polling carries messages only: keep the count (and the owner) from going stale.
-setInterval(() => {
-  if (stream.name === 'poll' && stream.running && !document.hidden) scheduleRoomRefresh(0);
-}, POLL_ROOM_REFRESH_MS);
 
 /** loading → ready, or blocked (cannot enter) / deleted; CSS shows and hides parts by it. */
 export function setChatState(value) {

@@ -9,7 +9,9 @@ import {
 import { loadHistory } from '/room/history.js';
 import { stream } from '/room/transports.js';
 import { showLive } from '/room/messages.js';
-import { applyMemberChange, membersAreLive, onMembers, restartMemberLists } from '/room/members.js';
+import {
+  applyMemberChange, loadMembers, membersAreLive, onMembers, restartMemberLists,
+} from '/room/members.js';
 
 /** The SSE stream's and the WebSocket's events (the same names and JSON on both) → handlers. */
 export const STREAM_EVENTS = {
@@ -72,6 +74,7 @@ export async function onResync(data) {
   try {
     await loadHistory();
     stream.open();
+    if (stream.name === 'poll') await loadMembers();
   } catch (error) {
     showEnterError(error);
   }

@@ -1,8 +1,8 @@
 // Members: the live list and its changes, and the count and owner while it is not live.
 
 import { h, readableColor, renderIdentity } from '/shared/dom.js';
-import { els, state } from '/room/context.js';
-import { stream } from '/room/transports.js';
+import { api } from '/shared/http.js';
+import { els, roomPath, state } from '/room/context.js';
 import { markWhisperTargetGone, setWhisperTarget, toggleWhisperTarget } from '/room/whisper.js';
 import { ownerAction, settleConfirm } from '/room/owner-actions.js';
 import { fillName, nameIsShared, nameMark, refreshNames } from '/room/names.js';
@@ -12,9 +12,26 @@ let membersAsOf = -Infinity;
 /** The pages of a long member list received so far ({asOf, members}), or null. */
 let membersPage = null;
 
-/** Member lists arrive over SSE and the WebSocket only; polling has counts from the room. */
+/**
+ * Whether the list is current: once a list arrived (a stream's `members` event, or for
+ * polling `GET …/members`), the changes in the room's system messages keep it so on every
+ * transport; before that the header's count comes from the room.
+ */
 export function membersAreLive() {
-  return Boolean(state.members) && stream.name !== 'poll';
+  return Boolean(state.members);
+}
+
+/**
+ * Reads the list over REST, for polling (which has no `members` event). Read after the
+ * history, so its as_of is at or past the poll's cursor: the changes the poll brings up to
+ * as_of are already in it (and skipped), the later ones apply to it.
+ */
+export async function loadMembers() {
+  try {
+    onMembers(await api(`${roomPath}/members`));
+  } catch {
+    // The header keeps the room's count; the next switch or entry tries again.
+  }
 }
 
 /** Entering (again): no list until the stream sends one. */

@@ -106,14 +106,13 @@ function rememberTransport(name) {
   }
 }
 
-/** The pressed button, the indicator's transport and the member-list note follow the choice. */
+/** The pressed button and the indicator's transport follow the choice. */
 function renderTransport() {
   for (const button of els.transportSwitch.querySelectorAll('button[data-transport]')) {
     button.setAttribute('aria-pressed', String(button.dataset.transport === stream.name));
   }
   els.transportSwitch.dataset.active = stream.name;
   setConnectionTransport(stream.name);
-  els.membersNote.hidden = stream.name !== 'poll';
 }
 
 /**

@@ -16,6 +16,7 @@ crate::on_both_backends!(
     history_pages_by_after_before_and_limit,
     capacity_has_a_configurable_upper_bound,
     concurrent_joins_never_exceed_capacity,
+    the_member_list_can_be_read_without_a_stream,
 );
 
 async fn a_created_room_is_listed_with_its_owner_and_no_password(backend: Backend) {
@@ -179,4 +180,28 @@ async fn concurrent_joins_never_exceed_capacity(backend: Backend) {
     assert_eq!((admitted, refused), (9, 41), "the owner holds the tenth seat");
     let room_now: Value = owner.get(&format!("/api/rooms/{room}")).await.json().await.unwrap();
     assert_eq!(room_now["members"], 10);
+}
+
+async fn the_member_list_can_be_read_without_a_stream(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "who" })).await;
+    let room = id_of(&room);
+    let bob = app.client();
+    bob.join_ok(&room).await;
+    let path = format!("/api/rooms/{room}/members");
+    let list: Value = app.client().get(&path).await.json().await.unwrap();
+    let names: Vec<_> = list["members"].as_array().unwrap().iter().map(|m| m["id"].clone()).collect();
+    assert_eq!(names, [alice.me().await["id"].clone(), bob.me().await["id"].clone()], "present longest first");
+    assert_eq!(list["members"][0]["owner"], true);
+    // as_of is the room's last id: every change up to it is in the list.
+    let last = alice.messages(&room, "").await.last().unwrap()["id"].clone();
+    assert_eq!(list["as_of"], last);
+
+    // A locked room's list is for those who may read it.
+    let (_carol, locked) = app.room_with_owner(json!({ "title": "hidden", "password": "pw" })).await;
+    let refused = app.client().get(&format!("/api/rooms/{}/members", id_of(&locked))).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(refused.json::<Value>().await.unwrap()["error"], "not_a_member");
+    let missing = app.client().get(&format!("/api/rooms/{}/members", uuid::Uuid::new_v4())).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
