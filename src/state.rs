@@ -30,6 +30,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Group commit: the queues of posts waiting for their room's writer.
     pub writes: crate::chat::deliver::Writes,
+    /// Joins in batches: the queues of seat requests waiting for their room's writer.
+    pub seats: crate::rooms::SeatQueue,
     /// Cancelled at shutdown, so long-lived streams end and the server can exit.
     pub shutdown: CancellationToken,
 }

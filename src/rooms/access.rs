@@ -14,7 +14,7 @@ use crate::{
     domain::{ClientAddress, Invalid, Room, RoomId, User, UserId},
     error::ApiError,
     state::AppState,
-    storage::{Renewal, Seat, StreamView},
+    storage::{Renewal, Seat, SeatRequest, StreamView},
 };
 
 /// Fails with 403 unless the user may read the room (it is open, or they have a grant), and
@@ -61,7 +61,8 @@ fn room_full() -> ApiError {
     ApiError::Conflict { code: "room_full", message: "the room is full".into() }
 }
 
-/// Takes (or keeps) a seat valid until `now + hold`, and announces a new member.
+/// Takes (or keeps) a seat valid until `now + hold`; a new member's join is stored and
+/// announced. Joins of a busy room go in batches (`SeatQueue`), which also publishes them.
 pub async fn take_seat(
     state: &AppState,
     room: RoomId,
@@ -69,16 +70,11 @@ pub async fn take_seat(
     address: ClientAddress,
     hold: std::time::Duration,
 ) -> Result<Room, ApiError> {
-    match state.store.take_seat(room, user, address, Utc::now() + hold).await? {
+    let request = SeatRequest { user: user.clone(), address, until: Utc::now() + hold };
+    match state.seats.take_seat(room, request).await? {
         Seat::Full => Err(room_full()),
         Seat::Banned => Err(ApiError::kicked()),
-        Seat::Taken { room, joined } => {
-            if let Some(joined) = joined {
-                state.hub.publish_message(&joined);
-                state.hub.publish_room_updated(&room);
-            }
-            Ok(room)
-        }
+        Seat::Taken { room, .. } => Ok(room),
     }
 }
 

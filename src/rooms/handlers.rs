@@ -164,11 +164,11 @@ pub async fn join_room(
     // Before the password: a kicked user (or anyone new from their address) must not win
     // back read access by typing it again.
     access::ensure_not_barred(&state, id, identity.id, address).await?;
-    // And a full room says so before it asks for a password it could not honour (the lobby
-    // shows the count anyway); `take_seat` checks again under the room's lock.
-    access::ensure_room_for(&state, id, identity.id).await?;
     if let Some(hash) = state.store.password_hash(id).await? {
         if !state.store.has_access(id, identity.id).await? {
+            // A full room says so before it asks for a password it could not honour (the
+            // lobby shows the count anyway); `take_seat` checks again under the room's lock.
+            access::ensure_room_for(&state, id, identity.id).await?;
             let is_right = match RoomPassword::parse(input.password.as_deref())? {
                 Some(given) => {
                     state.limits.password_guess(id, address)?;

@@ -4,6 +4,9 @@
 pub mod access;
 mod handlers;
 mod password;
+mod seat_queue;
+
+pub use seat_queue::SeatQueue;
 
 use axum::{
     extract::{FromRequestParts, Path},

@@ -112,6 +112,16 @@ pub struct StreamView {
     pub head: i64,
 }
 
+/// One user asking for a seat (`Store::take_seats`).
+#[derive(Clone, Debug)]
+pub struct SeatRequest {
+    pub user: User,
+    /// Remembered with the seat: a kick bars it.
+    pub address: ClientAddress,
+    /// The seat lasts at least until then.
+    pub until: DateTime<Utc>,
+}
+
 /// The outcome of asking for a seat in a room.
 // Returned once per join and never stored, so the size difference costs nothing.
 #[allow(clippy::large_enum_variant)]
@@ -187,17 +197,13 @@ pub trait Store: Send + Sync + 'static {
     /// `address` and the user neither holds a seat nor owns the room.
     async fn is_banned(&self, room: RoomId, user: UserId, address: ClientAddress) -> StoreResult<bool>;
 
-    /// Gives the user a seat unless the room is full or bars them (see `is_banned`),
+    /// Gives each user a seat unless the room is full or bars them (see `is_banned`),
     /// atomically with respect to every other seat request (on every instance), and stores a
     /// "joined" message for a new seat. An existing seat is kept and extended to at least
-    /// `until`. The seat remembers `address`, which a kick then bars.
-    async fn take_seat(
-        &self,
-        room: RoomId,
-        user: &User,
-        address: ClientAddress,
-        until: DateTime<Utc>,
-    ) -> StoreResult<Seat>;
+    /// `until`. The seat remembers `address`, which a kick then bars. The requests are
+    /// decided in order, in one transaction (joins of a busy room come in batches, like
+    /// posts); one outcome per request.
+    async fn take_seats(&self, room: RoomId, joins: &[SeatRequest]) -> StoreResult<Vec<Seat>>;
     /// See [`StreamView`]; `NotFound` when there is no room.
     async fn stream_view(&self, room: RoomId, user: UserId) -> StoreResult<StreamView>;
     /// Says whether the user holds a seat, and renews it (they are active).

@@ -27,8 +27,8 @@ use super::This;
 use crate::{
     domain::{ClientAddress, GifId, Member, MemberChange, Message, NewMessage, NewRoom, Room, RoomId, User, UserId},
     storage::{
-        joined_text, system, Departure, OwnerAction, Page, Renewal, RoomPage, Seat, StorageError, Store, StoreResult,
-        StreamView,
+        joined_text, system, Departure, OwnerAction, Page, Renewal, RoomPage, Seat, SeatRequest, StorageError, Store,
+        StoreResult, StreamView,
     },
 };
 
@@ -232,14 +232,8 @@ impl Store for This {
         seats::is_banned(&mut *self.reader().acquire().await?, room, user, address).await
     }
 
-    async fn take_seat(
-        &self,
-        room: RoomId,
-        user: &User,
-        address: ClientAddress,
-        until: DateTime<Utc>,
-    ) -> StoreResult<Seat> {
-        seats::take_seat(self.writer(), room, user, address, until).await
+    async fn take_seats(&self, room: RoomId, joins: &[SeatRequest]) -> StoreResult<Vec<Seat>> {
+        seats::take_seats(self.writer(), room, joins).await
     }
 
     async fn stream_view(&self, room: RoomId, user: UserId) -> StoreResult<StreamView> {

@@ -5,8 +5,10 @@ use chrono::{DateTime, Utc};
 
 use super::{append_in, id, lock_room, owner::set_owner, rows::room_in, time, Conn, Dialect, Id, This, Time};
 use crate::{
-    domain::{ClientAddress, MemberChange, RoomId, User, UserId},
-    storage::{joined_text, left_text, system, Departure, Renewal, Seat, StorageError, StoreResult, StreamView},
+    domain::{ClientAddress, MemberChange, Message, RoomId, User, UserId},
+    storage::{
+        joined_text, left_text, system, Departure, Renewal, Seat, SeatRequest, StorageError, StoreResult, StreamView,
+    },
 };
 
 /// See `Store::is_banned`. Binds room, user, address.
@@ -100,18 +102,51 @@ pub(super) async fn renew(conn: &mut Conn, room: RoomId, user: UserId, renewal: 
     Ok(renewed.rows_affected() == 1)
 }
 
-/// See `Store::take_seat`.
-pub(super) async fn take_seat(
+/// See `Store::take_seats`: one transaction, one room lock and one commit for the batch.
+pub(super) async fn take_seats(
     pool: &sqlx::Pool<super::Db>,
     room: RoomId,
-    user: &User,
-    address: ClientAddress,
-    until: DateTime<Utc>,
-) -> StoreResult<Seat> {
+    joins: &[SeatRequest],
+) -> StoreResult<Vec<Seat>> {
     let mut tx = pool.begin().await?;
     let Some((_, max)) = lock_room(&mut tx, room).await? else { return Err(StorageError::NotFound) };
-    if is_banned(&mut tx, room, user.id, address).await? {
-        return Ok(Seat::Banned);
+    let mut outcomes = Vec::with_capacity(joins.len());
+    let mut seated = None;
+    for join in joins {
+        outcomes.push(seat_in(&mut tx, room, max, join, &mut seated).await?);
+    }
+    let room = room_in(&mut tx, room).await?;
+    tx.commit().await?;
+    Ok(outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Outcome::Taken(joined) => Seat::Taken { room: room.clone(), joined },
+            Outcome::Full => Seat::Full,
+            Outcome::Banned => Seat::Banned,
+        })
+        .collect())
+}
+
+// Lives only until the batch commits, like `Seat` itself.
+#[allow(clippy::large_enum_variant)]
+enum Outcome {
+    Taken(Option<Message>),
+    Full,
+    Banned,
+}
+
+/// One request of a batch, under the room's lock. `seated` is the room's seat count once
+/// read, kept up to date through the batch instead of counted again for every join.
+async fn seat_in(
+    conn: &mut Conn,
+    room: RoomId,
+    max: u32,
+    join: &SeatRequest,
+    seated: &mut Option<i64>,
+) -> StoreResult<Outcome> {
+    let user = &join.user;
+    if is_banned(conn, room, user.id, join.address).await? {
+        return Ok(Outcome::Banned);
     }
     let kept = sqlx::query(
         "UPDATE seats SET expires_at = CASE WHEN expires_at < $3 THEN $3 ELSE expires_at END, \
@@ -119,25 +154,27 @@ pub(super) async fn take_seat(
     )
     .bind(id(room.0))
     .bind(id(user.id.0))
-    .bind(time(until))
+    .bind(time(join.until))
     .bind(user.nickname())
-    .bind(address.to_string())
-    .execute(&mut *tx)
+    .bind(join.address.to_string())
+    .execute(&mut *conn)
     .await?
     .rows_affected()
         == 1;
-    let joined = if kept {
-        None
-    } else {
-        if seat_count(&mut tx, room).await? >= i64::from(max) {
-            return Ok(Seat::Full);
-        }
-        insert_seat(&mut tx, room, user, address, until).await?;
-        Some(append_in(&mut tx, &system(room, user, MemberChange::Joined, joined_text(user))).await?)
+    if kept {
+        return Ok(Outcome::Taken(None));
+    }
+    let count = match *seated {
+        Some(count) => count,
+        None => seat_count(conn, room).await?,
     };
-    let room = room_in(&mut tx, room).await?;
-    tx.commit().await?;
-    Ok(Seat::Taken { room, joined })
+    if count >= i64::from(max) {
+        *seated = Some(count);
+        return Ok(Outcome::Full);
+    }
+    insert_seat(conn, room, user, join.address, join.until).await?;
+    *seated = Some(count + 1);
+    Ok(Outcome::Taken(Some(append_in(conn, &system(room, user, MemberChange::Joined, joined_text(user))).await?)))
 }
 
 pub(super) async fn insert_seat(
