@@ -18,6 +18,7 @@ import { setUpScrolling } from '/room/scrolling.js';
 import { setUpComposer } from '/room/composer.js';
 import { setUpGifs } from '/room/gifs.js';
 import { setUpMembers } from '/room/members.js';
+import { setUpUnread } from '/room/unread.js';
 
 installGlobalErrorHandler(els.composerError);
 setUpTransports({
@@ -31,6 +32,7 @@ setUpComposer({ onKicked });
 setUpGifs({ onKicked });
 setUpScrolling({ loadOlder });
 setUpMembers();
+setUpUnread();
 // "Leave" gives the seat up at once (everyone sees it, an owner hands the room on); only a
 // closed tab or a lost connection waits for the grace period.
 els.leave.addEventListener('click', async (event) => {

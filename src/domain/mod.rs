@@ -11,7 +11,7 @@ pub use address::ClientAddress;
 pub use ids::{GifId, RoomId, UserId};
 pub use message::{Member, MemberChange, Message, MessageKind, MessageText, NewMessage, NewMessageBody, StoredGif};
 pub use room::{Capacity, NewRoom, Room, RoomPassword, RoomTitle};
-pub use user::{color_for, spaced_user_id, DisplayName, User};
+pub use user::{color_for, hue_of_color, spaced_user_id, DisplayName, User};
 
 /// Why a piece of input was refused: a machine code for clients and a sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq)]

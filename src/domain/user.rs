@@ -89,11 +89,12 @@ pub fn spaced_user_id(nth: u64) -> UserId {
     }
 }
 
-/// The hue (degrees) of a `#rrggbb` colour.
-#[cfg(test)]
-fn hue_of_color(color: &str) -> f64 {
-    let channel = |i: usize| f64::from(u8::from_str_radix(&color[i..i + 2], 16).unwrap()) / 255.0;
-    let (r, g, b) = (channel(1), channel(3), channel(5));
+/// The hue (degrees) of a `#rrggbb` colour such as [`color_for`] makes; `None` for
+/// anything else. For checking how far apart colours are (the tests do).
+pub fn hue_of_color(color: &str) -> Option<f64> {
+    let hex = color.strip_prefix('#').filter(|hex| hex.len() == 6)?;
+    let channel = |i: usize| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok().map(|v| f64::from(v) / 255.0);
+    let (r, g, b) = (channel(0)?, channel(2)?, channel(4)?);
     let (max, min) = (r.max(g).max(b), r.min(g).min(b));
     let d = max - min;
     let h = if d == 0.0 {
@@ -105,7 +106,7 @@ fn hue_of_color(color: &str) -> f64 {
     } else {
         60.0 * ((r - g) / d + 4.0)
     };
-    (h + 360.0) % 360.0
+    Some((h + 360.0) % 360.0)
 }
 
 fn hsl_to_rgb(h: f64, s: f64, l: f64) -> (u8, u8, u8) {
@@ -146,7 +147,7 @@ mod tests {
 
     #[test]
     fn users_who_arrive_one_after_another_get_far_apart_hues() {
-        let hues: Vec<f64> = (100..108).map(|n| hue_of_color(&color_for(spaced_user_id(n)))).collect();
+        let hues: Vec<f64> = (100..108).map(|n| hue_of_color(&color_for(spaced_user_id(n))).unwrap()).collect();
         for (i, a) in hues.iter().enumerate() {
             for b in &hues[i + 1..] {
                 let apart = (a - b).abs().min(360.0 - (a - b).abs());

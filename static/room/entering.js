@@ -31,10 +31,21 @@ export async function start() {
     if (!room) return;
     await loadHistory();
     stream.open();
+    focusMessageBox();
     if (stream.name === 'poll') await loadMembers();
   } catch (error) {
     showEnterError(error);
   }
+}
+
+/**
+ * The room is open: the cursor goes to the message box, ready to type, unless the reader
+ * already put it somewhere, or the device types on a screen keyboard (focus would throw it
+ * up over half the conversation the moment the room opens).
+ */
+function focusMessageBox() {
+  const untouched = document.activeElement === document.body || document.activeElement === null;
+  if (untouched && !window.matchMedia('(pointer: coarse)').matches) els.text.focus({ preventScroll: true });
 }
 
 /**

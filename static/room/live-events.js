@@ -9,6 +9,7 @@ import {
 import { loadHistory } from '/room/history.js';
 import { stream } from '/room/transports.js';
 import { showLive } from '/room/messages.js';
+import { noteArrival } from '/room/unread.js';
 import {
   applyMemberChange, loadMembers, membersAreLive, onMembers, restartMemberLists,
 } from '/room/members.js';
@@ -28,7 +29,7 @@ export const STREAM_EVENTS = {
 export function onStreamMessage(message, event) {
   const id = Number(event?.lastEventId) || Number(message.id) || 0;
   state.cursor = Math.max(state.cursor, id);
-  showLive(message);
+  if (showLive(message)) noteArrival(message);
   if (message.kind !== 'system') return;
   // The member list keeps the header count current; without a live one, re-read the room.
   if (membersAreLive()) applyMemberChange(message, id);

@@ -29,17 +29,19 @@ export function insertBatch(messages) {
  * Adds a message that just happened, scrolling only if the reader was already at the bottom;
  * the reader's own message (`mine`: the POST's answer) always scrolls into view, even when the
  * stream's echo of it came first and was put in the list while the view was elsewhere.
+ * Whether it was new to the list.
  */
 export function showLive(message, { mine = false } = {}) {
   const wasAtBottom = isAtBottom();
   const inserted = insertMessage(message);
   if (mine) {
     scrollToBottom();
-    return;
+    return inserted;
   }
-  if (!inserted) return;
+  if (!inserted) return false;
   if (wasAtBottom) scrollToBottom();
   else els.pill.hidden = false;
+  return true;
 }
 
 /** Inserts in id order; returns false for a message that is already shown. */

@@ -3,6 +3,8 @@
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
+use gif_chat::domain::hue_of_color;
+
 use crate::helpers::{spawn_app, Backend};
 
 crate::on_both_backends!(
@@ -13,30 +15,12 @@ crate::on_both_backends!(
     people_who_arrive_one_after_another_get_far_apart_colours,
 );
 
-/// The hue of `#rrggbb`, in degrees.
-fn hue(color: &str) -> f64 {
-    let channel = |i: usize| f64::from(u8::from_str_radix(&color[i..i + 2], 16).unwrap()) / 255.0;
-    let (r, g, b) = (channel(1), channel(3), channel(5));
-    let (max, min) = (r.max(g).max(b), r.min(g).min(b));
-    let d = max - min;
-    let h = if d == 0.0 {
-        0.0
-    } else if max == r {
-        60.0 * (((g - b) / d) % 6.0)
-    } else if max == g {
-        60.0 * ((b - r) / d + 2.0)
-    } else {
-        60.0 * ((r - g) / d + 4.0)
-    };
-    (h + 360.0) % 360.0
-}
-
 async fn people_who_arrive_one_after_another_get_far_apart_colours(backend: Backend) {
     let app = spawn_app(backend).await;
     let mut hues = Vec::new();
     for _ in 0..8 {
         let me = app.client().me().await;
-        hues.push(hue(me["color"].as_str().unwrap()));
+        hues.push(hue_of_color(me["color"].as_str().unwrap()).expect("a #rrggbb colour"));
     }
     // Hashed colours landed anywhere: three of a room's first users in similar purples. Eight
     // random hues all 24° apart happen about once in 300 tries; the golden angle gives 32°.
