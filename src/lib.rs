@@ -110,7 +110,7 @@ impl Application {
         let state = AppState {
             clock: demo::spawn_clock(shutdown.clone()),
             writes: chat::deliver::Writes::new(store.clone(), hub.clone(), metrics.clone(), config.presence_grace),
-            seats: rooms::SeatQueue::new(store.clone(), hub.clone()),
+            seats: rooms::seat_queue::SeatQueue::new(store.clone(), hub.clone()),
             hub,
             limits: Arc::new(limits::Limits::new(&config, metrics.clone())),
             metrics,

@@ -31,7 +31,7 @@ pub struct AppState {
     /// Group commit: the queues of posts waiting for their room's writer.
     pub writes: crate::chat::deliver::Writes,
     /// Joins in batches: the queues of seat requests waiting for their room's writer.
-    pub seats: crate::rooms::SeatQueue,
+    pub seats: crate::rooms::seat_queue::SeatQueue,
     /// Cancelled at shutdown, so long-lived streams end and the server can exit.
     pub shutdown: CancellationToken,
 }

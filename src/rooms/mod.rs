@@ -4,9 +4,9 @@
 pub mod access;
 mod handlers;
 mod password;
-mod seat_queue;
-
-pub use seat_queue::SeatQueue;
+// Public by its own path: `state` names `rooms::seat_queue::SeatQueue` directly, because a
+// re-export here would make `state` depend on this file, which imports `state` (a cycle).
+pub mod seat_queue;
 
 use axum::{
     extract::{FromRequestParts, Path},
