@@ -260,18 +260,22 @@ fn router(state: AppState, sessions: identity::Sessions) -> Router {
         .merge(uploads::router(state.config.max_upload_bytes))
         .route("/api/{*rest}", any(web::api_not_found))
         .method_not_allowed_fallback(web::method_not_allowed);
+    // An unknown address that is not the API's gets a small page with a way back (404).
+    let files = ServeDir::new(static_dir).not_found_service(ServeFile::new(static_dir.join("404.html")));
     let pages = Router::new()
         .route_service("/rooms/{id}", ServeFile::new(static_dir.join("room.html")))
         .route_service("/demo/ws", ServeFile::new(static_dir.join("demo/ws.html")))
         .route_service("/demo/sse", ServeFile::new(static_dir.join("demo/sse.html")))
         .route_service("/compare", ServeFile::new(static_dir.join("compare.html")))
-        .fallback_service(ServeDir::new(static_dir));
-    let app = web::time_out_stalled_bodies(api.merge(pages), state.config.body_read_timeout)
+        .fallback_service(files);
+    let app = web::never_store(api).merge(web::revalidate_every_use(pages));
+    let app = web::time_out_stalled_bodies(app, state.config.body_read_timeout)
         .layer(middleware::from_fn_with_state(state.limits.clone(), web::limit_writes))
         .layer(middleware::from_fn_with_state(sessions, identity::identify))
         .layer(middleware::from_fn_with_state(web::TrustProxy(state.config.trust_proxy), web::resolve_client_address))
         .layer(middleware::from_fn(web::reject_cross_site_writes))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), web::observe_errors));
     let app = app.route("/favicon.ico", get(|| async { axum::response::Redirect::permanent("/favicon.svg") }));
-    web::with_security_headers(app, state.config.is_tls()).layer(telemetry::trace_layer()).with_state(state)
+    let app = web::compress(web::with_security_headers(app, state.config.is_tls()));
+    app.layer(telemetry::trace_layer()).with_state(state)
 }

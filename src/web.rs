@@ -10,7 +10,13 @@ use axum::{
     response::{IntoResponse, Response},
     Router,
 };
-use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::{
+    compression::{
+        predicate::{NotForContentType, Predicate, SizeAbove},
+        CompressionLayer,
+    },
+    set_header::SetResponseHeaderLayer,
+};
 
 use crate::{
     domain::ClientAddress,
@@ -153,6 +159,38 @@ pub fn with_security_headers<S: Clone + Send + Sync + 'static>(router: axum::Rou
         .layer(set(header::REFERRER_POLICY, "same-origin"))
         .layer(set(header::X_FRAME_OPTIONS, "DENY"))
         .layer(set(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+}
+
+/// Bodies smaller than this go uncompressed: gzip's own framing would eat most of the saving,
+/// and the posting path (a stored message's answer is ~300 bytes) pays nothing for it.
+const COMPRESS_ABOVE_BYTES: u16 = 1024;
+
+/// gzip or brotli, as the client accepts (`Vary: Accept-Encoding` says so to caches), for
+/// pages, scripts, styles and larger JSON (a page of history): the room page's ~120 KB of
+/// JavaScript travel as ~30 KB. Never for event streams, which must reach the client event by
+/// event (a compressor would hold them back to fill its window), nor for images: GIFs are
+/// compressed already (the predicate skips `image/*` except SVG, which is text). Brotli runs at
+/// quality 4, tower-http's default for it: quality 11 costs ~100x the CPU for a few percent.
+pub fn compress<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    let when = SizeAbove::new(COMPRESS_ABOVE_BYTES)
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::SSE);
+    router.layer(CompressionLayer::new().compress_when(when))
+}
+
+/// Pages and static assets: a browser keeps them but asks again on every use, with the
+/// `Last-Modified` the file server sent (`If-Modified-Since`); unchanged, the answer is a
+/// bodiless 304. A new release is picked up at once, without versioned URLs (which would
+/// need a build step to rewrite every import).
+pub fn revalidate_every_use<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router.layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
+}
+
+/// API answers are one user's view at one moment: no browser or proxy stores them. Responses
+/// with a policy of their own keep it (event streams, content-addressed GIFs).
+pub fn never_store<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router.layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
 }
 
 pub async fn api_not_found() -> ApiError {

@@ -7,6 +7,7 @@ mod common;
 mod helpers;
 
 mod abuse;
+mod assets;
 mod bad_input;
 mod demos;
 mod gifs;
