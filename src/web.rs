@@ -166,8 +166,8 @@ pub fn with_security_headers<S: Clone + Send + Sync + 'static>(router: axum::Rou
 const COMPRESS_ABOVE_BYTES: u16 = 1024;
 
 /// gzip or brotli, as the client accepts (`Vary: Accept-Encoding` says so to caches), for
-/// pages, scripts, styles and larger JSON (a page of history): the room page's ~120 KB of
-/// JavaScript travel as ~30 KB. Never for event streams, which must reach the client event by
+/// pages, scripts, styles and larger JSON (a page of history): the room page's 29 files, 127 KB,
+/// travel as 46 KB under gzip. Never for event streams, which must reach the client event by
 /// event (a compressor would hold them back to fill its window), nor for images: GIFs are
 /// compressed already (the predicate skips `image/*` except SVG, which is text). Brotli runs at
 /// quality 4, tower-http's default for it: quality 11 costs ~100x the CPU for a few percent.
