@@ -107,7 +107,7 @@ impl Application {
             _ => None,
         };
         let hub = Hub::new(config.room_channel_capacity, metrics.clone());
-        let state = AppState {
+        let state = AppState::new(state::Shared {
             clock: demo::spawn_clock(shutdown.clone()),
             writes: chat::deliver::Writes::new(store.clone(), hub.clone(), metrics.clone(), config.presence_grace),
             seats: rooms::seat_queue::SeatQueue::new(store.clone(), hub.clone()),
@@ -118,7 +118,7 @@ impl Application {
             config: Arc::new(config),
             store,
             shutdown,
-        };
+        });
         resume_seats_after_outage(&state).await?;
         let mut tasks = JoinSet::new();
         jobs::spawn(&state, &mut tasks);

@@ -1,6 +1,6 @@
 //! Shared state: cheap handles, cloned into every handler.
 
-use std::sync::Arc;
+use std::{ops::Deref, sync::Arc};
 
 use axum::extract::FromRef;
 use tokio_util::sync::CancellationToken;
@@ -11,8 +11,30 @@ use crate::{
     storage::Store,
 };
 
+/// Behind one `Arc`: axum clones the state for every request (the handler service, then each
+/// `State` extractor) and drops it at the end. With the handles as fields, that was a dozen
+/// reference counts bumped and dropped per clone, each a cache line shared by both cores:
+/// 4 % of the server's CPU in scenario 1 over long-polling (perf, BENCHMARKS.md 2026-12-04).
+/// Now a clone is one count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What every handler shares; reached through [`AppState`].
+pub struct Shared {
     /// Limits and timings; read-only after start-up.
     pub config: Arc<Config>,
     /// The database, behind the backend-neutral boundary.
