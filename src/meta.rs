@@ -20,12 +20,20 @@ pub fn router(with_metrics: bool) -> Router<AppState> {
     let router = Router::new()
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
         .route("/readyz", get(readyz))
+        .route("/api/limits", get(limits))
         .route("/openapi.yaml", get(|| async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI_YAML) }));
     if with_metrics {
         router.merge(metrics_router())
     } else {
         router.route("/metrics", get(crate::web::api_not_found))
     }
+}
+
+/// What a client should know before it sends: the longest text and the largest GIF this
+/// server takes (both set by the operator), so a composer can count down to the limit instead
+/// of learning it from a 422.
+async fn limits(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({ "message_chars": state.config.max_message_chars, "upload_bytes": state.config.max_upload_bytes }))
 }
 
 /// `/metrics` alone, for its own listener.

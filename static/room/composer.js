@@ -32,12 +32,43 @@ export function setUpComposer(options) {
     els.text.focus();
   });
   els.text.addEventListener('input', growTextarea);
+  els.text.addEventListener('input', showCount);
+  loadLimit();
   // Its cause is what was typed: once that changes, the error has had its say.
   els.text.addEventListener('input', () => clearError(els.composerError));
   els.composer.addEventListener('submit', (event) => {
     event.preventDefault();
     sendText();
   });
+}
+
+/** The longest text the server takes, in characters; /api/limits says, 1,000 until it has. */
+let maxChars = 1000;
+
+async function loadLimit() {
+  try {
+    const limits = await api('/api/limits');
+    if (Number.isInteger(limits.message_chars) && limits.message_chars > 0) maxChars = limits.message_chars;
+    showCount();
+  } catch {
+    // Without it the server's own refusal still says the limit.
+  }
+}
+
+/** From this share of the limit on, the counter shows what is left; past it, by how much. */
+const COUNT_FROM = 0.9;
+
+/**
+ * Counts as the server does: characters (code points, not UTF-16 units) of the trimmed text.
+ * Hidden while the limit is far away, so it does not compete with the conversation.
+ */
+function showCount() {
+  const length = [...els.text.value.trim()].length;
+  const left = maxChars - length;
+  els.count.hidden = length < maxChars * COUNT_FROM;
+  els.count.textContent = left >= 0 ? `${left} left` : `${-left} too many`;
+  els.count.dataset.over = String(left < 0);
+  els.count.title = `At most ${maxChars.toLocaleString()} characters`;
 }
 
 /**
@@ -70,6 +101,7 @@ async function sendText() {
     // Only now is the text safe to drop; on failure it stays for another try.
     els.text.value = '';
     growTextarea();
+    showCount();
     clearError(els.gifError); // whatever it said, sending works
     showLive(message, { mine: true });
   } catch (error) {

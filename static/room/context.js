@@ -20,6 +20,7 @@ export const els = {
   text: $('composer-text'),
   send: $('send-button'),
   composerError: $('composer-error'),
+  count: $('composer-count'),
   gifButton: $('gif-button'),
   gifInput: $('gif-input'),
   gifError: $('gif-error'),

@@ -5,10 +5,11 @@ use std::collections::BTreeSet;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, Backend};
+use crate::helpers::{spawn_app, spawn_app_with, Backend};
 
 crate::on_both_backends!(
     health_and_readiness_answer,
+    limits_are_the_configured_ones_and_hold,
     every_documented_operation_is_routed,
     metrics_count_streams_deliveries_and_refusals,
 );
@@ -21,6 +22,25 @@ async fn health_and_readiness_answer(backend: Backend) {
     let doc = client.get("/openapi.yaml").await;
     assert_eq!(doc.status(), StatusCode::OK);
     assert_eq!(doc.text().await.unwrap(), gif_chat::OPENAPI_YAML);
+}
+
+/// `/api/limits` says what the server enforces: a text of exactly the limit is stored, one
+/// character more is refused, and both figures follow the configuration.
+async fn limits_are_the_configured_ones_and_hold(backend: Backend) {
+    let app = spawn_app_with(backend, |config| {
+        config.max_message_chars = 40;
+        config.max_upload_bytes = 123_456;
+    })
+    .await;
+    let client = app.client();
+    let limits: Value = client.get("/api/limits").await.json().await.unwrap();
+    assert_eq!(limits, serde_json::json!({"message_chars": 40, "upload_bytes": 123_456}));
+    let (owner, room) = app.room_with_owner(serde_json::json!({"title": "limits"})).await;
+    let room = crate::helpers::id_of(&room);
+    // Counted in characters, not bytes: 40 two-byte letters fit.
+    assert_eq!(owner.say(&room, &"é".repeat(40)).await.status(), StatusCode::CREATED);
+    let refused = owner.say(&room, &"é".repeat(41)).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 fn document() -> serde_yaml::Value {
