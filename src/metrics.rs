@@ -56,6 +56,8 @@ struct Inner {
     events: [Counter; 3],
     bytes: [Counter; 3],
     lag_catch_ups: Counter,
+    /// Directly written SSE sockets that went back to their own task (`realtime::direct`).
+    handbacks: Counter,
     /// Catch-up reads answered from the room's recent messages in memory, and from storage.
     catch_up_reads: [Counter; 2],
     stalled_connections: Counter,
@@ -94,6 +96,10 @@ impl Default for Inner {
             "gifchat_lag_catch_ups",
             "Times a subscriber fell behind its room's channel and caught up (see gifchat_catch_up_reads)",
         );
+        let handbacks = counter(
+            "gifchat_direct_handbacks",
+            "Times an SSE socket written by its room's publisher went back to its own task (it could not take an event at once, or a gap, a kick or a catch-up came)",
+        );
         let stalled_connections =
             counter("gifchat_stalled_connections", "Connections closed because the client stopped reading");
         let gif_checks = counter("gifchat_gif_checks", "Uploads decoded to check they are GIFs");
@@ -124,6 +130,7 @@ impl Default for Inner {
             events,
             bytes,
             lag_catch_ups,
+            handbacks,
             catch_up_reads,
             stalled_connections,
             gif_checks,
@@ -160,6 +167,10 @@ impl Metrics {
 
     pub fn lag_catch_up(&self) {
         self.inner.lag_catch_ups.inc();
+    }
+
+    pub fn direct_handback(&self) {
+        self.inner.handbacks.inc();
     }
 
     /// One catch-up read, from the room's recent messages (`from_memory`) or from storage.

@@ -98,12 +98,12 @@ pub async fn serve_http1(
                     connection.as_mut().await
                 }
             };
-            let Some(events) = handoff.take() else { return };
+            let Some(run) = handoff.take() else { return };
             let Some(parts) = connection.into_parts() else { return };
             // Only the socket goes on; what else hyper hands back is freed here.
             let socket = { parts }.io.into_inner().into_inner();
             if served.is_ok() {
-                handoff::pump(socket, events).await;
+                run(socket).await;
             }
         });
     }

@@ -10,14 +10,11 @@
 //! (up to the live event, which it then delivers). Ids the viewer may not see (someone else's
 //! whisper) are simply passed over: the bounded read cannot loop on them.
 
-use std::{
-    collections::VecDeque,
-    sync::{Arc, Mutex},
-};
+use std::{collections::VecDeque, sync::Arc};
 
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::{recent::Recent, Frame, Hub, RoomEvent, Subscription};
+use super::{hub::RoomChannel, Frame, Hub, RoomEvent, Subscription};
 use crate::{
     domain::{RoomId, UserId},
     metrics::Metrics,
@@ -52,8 +49,9 @@ pub struct RoomFeed {
     viewer: UserId,
     store: Arc<dyn Store>,
     live: broadcast::Receiver<RoomEvent>,
-    /// The room's recent messages, where a catch-up looks before it reads storage.
-    recent: Arc<Mutex<Recent>>,
+    /// The room's channel: its recent messages, where a catch-up looks before it reads
+    /// storage, and its directly written sockets.
+    channel: Arc<RoomChannel>,
     last: i64,
     /// Items ready to yield, in order.
     ready: VecDeque<FeedItem>,
@@ -85,8 +83,8 @@ impl RoomFeed {
         };
         let metrics = hub.metrics().clone();
         let ready = VecDeque::new();
-        let Subscription { live, recent } = subscription;
-        let mut feed = Self { room, viewer, store, live, recent, last: head, ready, catch_up: None, metrics };
+        let Subscription { live, channel } = subscription;
+        let mut feed = Self { room, viewer, store, live, channel, last: head, ready, catch_up: None, metrics };
         match resume {
             Some(after) if after > head => {
                 feed.ready.push_back(FeedItem::Resync(Arc::new(Frame::resync_ahead(head, after))));
@@ -113,14 +111,49 @@ impl RoomFeed {
         self.last
     }
 
+    pub fn viewer(&self) -> UserId {
+        self.viewer
+    }
+
+    pub(super) fn channel(&self) -> &Arc<RoomChannel> {
+        &self.channel
+    }
+
+    /// The next item if one is ready without waiting (no read, no channel).
+    pub fn next_ready(&mut self) -> Option<FeedItem> {
+        let item = self.ready.pop_front()?;
+        if let FeedItem::Message(frame) = &item {
+            self.last = self.last.max(frame.id.unwrap_or_default());
+        }
+        Some(item)
+    }
+
+    /// Everything published so far has been yielded or passed over: nothing is queued, no
+    /// read is due and the channel holds nothing. Only meaningful under the room's publish
+    /// lock (see `RoomChannel::add_direct`).
+    pub(super) fn is_settled(&self) -> bool {
+        self.ready.is_empty() && self.catch_up.is_none() && self.live.is_empty()
+    }
+
+    /// Drops what the channel holds for this feed and receives only what comes from now on:
+    /// for when someone else (the publisher, `direct.rs`) delivered the events meanwhile.
+    /// Run under the room's publish lock, then [`Self::resume_after`].
+    pub(super) fn resubscribe(&mut self) {
+        self.live = self.live.resubscribe();
+    }
+
+    /// Goes on after `last`, which someone else delivered: whatever came after it and before
+    /// the fresh receiver is read from the room's recent messages (or storage).
+    pub(super) fn resume_after(&mut self, last: i64) {
+        self.last = last;
+        self.catch_up = Some(CatchUp { until: None, waiting: None });
+    }
+
     /// The next item, or `None` when the hub has gone away. A storage error ends the feed: the
     /// client reconnects with its last id and loses nothing.
     pub async fn next(&mut self) -> StoreResult<Option<FeedItem>> {
         loop {
-            if let Some(item) = self.ready.pop_front() {
-                if let FeedItem::Message(frame) = &item {
-                    self.last = self.last.max(frame.id.unwrap_or_default());
-                }
+            if let Some(item) = self.next_ready() {
                 return Ok(Some(item));
             }
             if self.catch_up.is_some() {
@@ -165,7 +198,7 @@ impl RoomFeed {
 
     async fn read_gap(&mut self) -> StoreResult<()> {
         let Some(until) = self.catch_up.as_ref().map(|catch_up| catch_up.until) else { return Ok(()) };
-        let held = self.recent.lock().unwrap().after(self.last, until, CATCH_UP_PAGE as usize);
+        let held = self.channel.recent.lock().unwrap().after(self.last, until, CATCH_UP_PAGE as usize);
         if !held.is_empty() {
             self.metrics.catch_up_read(true);
             let more_held = held.len() == CATCH_UP_PAGE as usize;

@@ -1,6 +1,8 @@
 //! In-process fan-out: one bounded broadcast channel per room with subscribers, and one for
 //! the lobby. Publishing never waits for a subscriber; one that falls behind gets `Lagged`
 //! and its feed catches up from storage (see `feed.rs`), so nobody slows anybody else down.
+//! A room's SSE sockets that are keeping up are written by the publisher itself
+//! (`direct.rs`), without waking their tasks.
 
 use std::{
     collections::HashMap,
@@ -9,7 +11,7 @@ use std::{
 
 use tokio::sync::{broadcast, mpsc};
 
-use super::{bus::Notice, recent::Recent, Frame};
+use super::{bus::Notice, direct::Sink, recent::Recent, Frame};
 use crate::domain::{Message, Room, RoomId, UserId};
 use crate::metrics::Metrics;
 
@@ -31,23 +33,71 @@ pub struct Hub {
     inner: Arc<HubInner>,
 }
 
-/// What a subscriber of a room gets: the live channel, and the room's recent messages for when
-/// it falls behind the channel.
+/// What a subscriber of a room gets: the live channel, and the room's channel itself (its
+/// recent messages for when it falls behind, its set of directly written sockets).
 pub struct Subscription {
     pub live: broadcast::Receiver<RoomEvent>,
-    pub recent: Arc<Mutex<Recent>>,
+    pub channel: Arc<RoomChannel>,
 }
 
 /// A room with subscribers in this process.
-struct RoomChannel {
+pub struct RoomChannel {
     sender: broadcast::Sender<RoomEvent>,
-    recent: Arc<Mutex<Recent>>,
+    pub(super) recent: Mutex<Recent>,
+    /// The sockets the publisher writes to itself. Its lock is the room's publish lock: held
+    /// while an event is published (kept in `recent`, offered to these sockets, sent on the
+    /// channel) and while a socket joins or leaves the set, so each event reaches a socket
+    /// exactly once, either from the publisher or through the socket's channel receiver.
+    direct: Mutex<Vec<Arc<Sink>>>,
+}
+
+impl RoomChannel {
+    fn new(capacity: usize) -> Self {
+        Self { sender: broadcast::channel(capacity).0, recent: Mutex::default(), direct: Mutex::default() }
+    }
+
+    /// Adds `sink` to the sockets the publisher writes, if `settle` (run under the publish
+    /// lock, so no event can slip in between) says the sink's feed has taken every event
+    /// published so far and has armed the sink at its position.
+    pub(super) fn add_direct(&self, sink: &Arc<Sink>, settle: impl FnOnce() -> bool) -> bool {
+        let mut direct = self.direct.lock().unwrap();
+        if !settle() {
+            return false;
+        }
+        direct.push(sink.clone());
+        true
+    }
+
+    /// Takes `sink` out of the directly written set (if it is there) and runs `then` under the
+    /// same lock: the feed's fresh receiver gets exactly the events after this point.
+    pub(super) fn remove_direct(&self, sink: &Arc<Sink>, then: impl FnOnce()) {
+        let mut direct = self.direct.lock().unwrap();
+        if let Some(at) = direct.iter().position(|held| Arc::ptr_eq(held, sink)) {
+            direct.swap_remove(at);
+        }
+        then();
+    }
+
+    /// Publishes one event here; false when the channel has no receivers left.
+    fn publish(&self, event: RoomEvent, metrics: &Metrics) -> bool {
+        let direct = self.direct.lock().unwrap();
+        if let RoomEvent::Message { frame, audience } = &event {
+            if let Some(id) = frame.id {
+                self.recent.lock().unwrap().push(id, (frame.clone(), *audience));
+            }
+        }
+        for sink in direct.iter() {
+            sink.offer(&event, metrics);
+        }
+        self.sender.send(event).is_ok()
+    }
 }
 
 struct HubInner {
-    // std mutexes: each is held for a map lookup or a push only, never across an await (the
-    // map's, then a room's `recent`, in that order).
-    rooms: Mutex<HashMap<RoomId, RoomChannel>>,
+    // std mutexes, never held across an await. The map's is held for a lookup; a room's
+    // publish lock (`RoomChannel::direct`) for one event's fan-out; taken together, the map's
+    // first.
+    rooms: Mutex<HashMap<RoomId, Arc<RoomChannel>>>,
     lobby: broadcast::Sender<Arc<Frame>>,
     room_capacity: usize,
     metrics: Metrics,
@@ -83,11 +133,8 @@ impl Hub {
 
     pub fn subscribe_room(&self, room: RoomId) -> Subscription {
         let mut rooms = self.inner.rooms.lock().unwrap();
-        let channel = rooms.entry(room).or_insert_with(|| RoomChannel {
-            sender: broadcast::channel(self.inner.room_capacity).0,
-            recent: Arc::default(),
-        });
-        Subscription { live: channel.sender.subscribe(), recent: channel.recent.clone() }
+        let channel = rooms.entry(room).or_insert_with(|| Arc::new(RoomChannel::new(self.inner.room_capacity)));
+        Subscription { live: channel.sender.subscribe(), channel: channel.clone() }
     }
 
     /// Drops the room's channel if nobody is subscribed: after a subscription made before
@@ -151,7 +198,7 @@ impl Hub {
     pub fn local_room_deleted(&self, room: RoomId) {
         let frame = Arc::new(Frame::room_deleted(room));
         if let Some(channel) = self.inner.rooms.lock().unwrap().remove(&room) {
-            let _ = channel.sender.send(RoomEvent::Deleted(frame.clone()));
+            channel.publish(RoomEvent::Deleted(frame.clone()), &self.inner.metrics);
         }
         let _ = self.inner.lobby.send(frame);
     }
@@ -160,20 +207,19 @@ impl Hub {
     /// have been lost.
     pub fn catch_up_all(&self) {
         for channel in self.inner.rooms.lock().unwrap().values() {
-            let _ = channel.sender.send(RoomEvent::CatchUp);
+            channel.publish(RoomEvent::CatchUp, &self.inner.metrics);
         }
     }
 
     fn send_to_room(&self, room: RoomId, event: RoomEvent) {
-        let mut rooms = self.inner.rooms.lock().unwrap();
-        if let Some(channel) = rooms.get(&room) {
-            if let RoomEvent::Message { frame, audience } = &event {
-                if let Some(id) = frame.id {
-                    channel.recent.lock().unwrap().push(id, (frame.clone(), *audience));
-                }
-            }
-            // No receivers left: drop the channel rather than keep one per idle room forever.
-            if channel.sender.send(event).is_err() {
+        // The map's lock only for the lookup: writing to a big room's sockets takes a while,
+        // and other rooms publish meanwhile.
+        let Some(channel) = self.inner.rooms.lock().unwrap().get(&room).cloned() else { return };
+        if !channel.publish(event, &self.inner.metrics) {
+            // No receivers left: drop the channel rather than keep one per idle room forever
+            // (unless a subscriber came in the meantime).
+            let mut rooms = self.inner.rooms.lock().unwrap();
+            if rooms.get(&room).is_some_and(|held| Arc::ptr_eq(held, &channel) && held.sender.receiver_count() == 0) {
                 rooms.remove(&room);
             }
         }

@@ -5,6 +5,7 @@
 //! application's state: what each piece needs it is given.
 
 pub mod bus;
+mod direct;
 mod feed;
 mod frame;
 mod hub;

@@ -16,19 +16,41 @@ use rand::Rng;
 use tokio::time::{interval_at, Instant, Interval};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use super::{FeedItem, Frame, LobbyFeed, RoomFeed};
+use super::{direct, FeedItem, Frame, LobbyFeed, RoomFeed};
 use crate::{
     metrics::{Metrics, Transport},
     server::handoff::Handoff,
 };
 
-const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
+pub(super) const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
 type ByteStream = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
 
-/// The room's events as SSE blocks. `hold` (the presence guard, the address's stream slot)
-/// lives as long as the stream, so the user counts as present exactly while it is open.
-pub fn room_events(feed: RoomFeed, hold: impl Send + 'static) -> ByteStream {
+/// A room's event stream. On plain HTTP/1 (`handoff`) the socket leaves hyper and is written
+/// by the room's publisher while it keeps up (`direct.rs`); otherwise (HTTP/2, TLS) the events
+/// are the response body. `hold` (the presence guard, the address's stream slot) lives as long
+/// as the stream, so the user counts as present exactly while it is open.
+pub fn room_response(
+    feed: RoomFeed,
+    hold: impl Send + 'static,
+    keep_alive: Duration,
+    shutdown: CancellationToken,
+    metrics: &Metrics,
+    handoff: Option<Handoff>,
+) -> Response {
+    let Some(handoff) = handoff else {
+        return response(room_events(feed, hold), keep_alive, shutdown, metrics, None);
+    };
+    let metrics = metrics.clone();
+    event_stream(handoff.take_over(Box::new(move |socket| {
+        let (socket, write_stall) = socket.into_parts();
+        let settings = direct::Settings { keep_alive, shutdown, metrics, write_stall };
+        Box::pin(direct::serve(socket, feed, hold, settings))
+    })))
+}
+
+/// The room's events as SSE blocks, for a response body.
+fn room_events(feed: RoomFeed, hold: impl Send + 'static) -> ByteStream {
     Box::pin(stream::unfold(Some((feed, hold)), |state| async move {
         let (mut feed, hold) = state?;
         match feed.next().await {
@@ -74,7 +96,7 @@ struct Pump {
 
 /// A reconnect delay, randomised per connection so that a crowd of clients (all of a
 /// server's, after a restart) spreads over a few seconds instead of reconnecting at once.
-fn retry_hint(why: &str) -> Bytes {
+pub(super) fn retry_hint(why: &str) -> Bytes {
     let retry_ms: u32 = rand::thread_rng().gen_range(1500..4500);
     Bytes::from(format!("{why}retry: {retry_ms}\n\n"))
 }

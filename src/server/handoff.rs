@@ -10,8 +10,10 @@
 //! (`HTTP/1.0` framing: the body ends when the connection does, so no chunk framing is
 //! needed). hyper writes and flushes that head, sees the response end and closes the
 //! connection, except that [`KeepOpen`] turns that close into a no-op. The connection's task
-//! then takes the socket back (`into_parts`), drops hyper's state and runs [`pump`]: one write
-//! per event, straight to the socket, or one for several when several are already waiting.
+//! then takes the socket back (`into_parts`), drops hyper's state and runs what the handler
+//! left: for a room's stream, `realtime::direct` (the room's publisher writes to the socket);
+//! for other streams, [`pump`]: one write per event, straight to the socket, or one for several
+//! when several are already waiting.
 //!
 //! Everything else about the request (routing, sessions, access checks, tracing, metrics) is
 //! the same code path as any other request. The handoff is offered only to plain HTTP/1 GETs
@@ -20,7 +22,7 @@
 //! visible difference: the request's trace span and logged latency end with the head.
 
 use std::{
-    future::poll_fn,
+    future::{poll_fn, Future},
     io,
     pin::Pin,
     sync::{Arc, Mutex, PoisonError},
@@ -34,7 +36,12 @@ use axum::{
 };
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf},
+    net::TcpStream,
+};
+
+use super::write_stall::StallGuard;
 
 /// The most bytes one write takes when events are waiting: a subscriber that fell behind (a
 /// storm of joins in a big room, a slow core) catches up in a few writes instead of one per
@@ -44,16 +51,28 @@ const BURST_BYTES: usize = 64 * 1024;
 /// What a handed-off response still has to send.
 pub type EventBytes = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
 
-/// One per plain HTTP/1 connection, in every request's extensions: where a handler leaves the
-/// body it wants written outside hyper.
+/// A plain connection's socket, as the accept loop wraps it.
+pub type Socket = StallGuard<TcpStream>;
+
+/// What runs on the socket once hyper is done with it.
+pub type Takeover = Box<dyn FnOnce(Socket) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// One per plain HTTP/1 connection, in every request's extensions: where a handler leaves
+/// what it wants done with the socket outside hyper.
 #[derive(Clone, Default)]
-pub struct Handoff(Arc<Mutex<Option<EventBytes>>>);
+pub struct Handoff(Arc<Mutex<Option<Takeover>>>);
 
 impl Handoff {
-    /// Takes the stream's bytes and returns the head hyper is to write: a close-delimited
-    /// response whose own body is empty. The caller adds its content headers.
+    /// Takes the stream's bytes, which [`pump`] writes, and returns the head hyper is to
+    /// write (see [`Self::take_over`]).
     pub fn hand_over(&self, events: EventBytes) -> Response {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(events);
+        self.take_over(Box::new(move |socket| Box::pin(pump(socket, events))))
+    }
+
+    /// Takes what is to run on the socket and returns the head hyper is to write: a
+    /// close-delimited response whose own body is empty. The caller adds its content headers.
+    pub fn take_over(&self, run: Takeover) -> Response {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(run);
         let mut response = Response::new(Body::from_stream(futures_util::stream::empty::<Result<Bytes, io::Error>>()));
         // hyper frames a body of unknown length by the connection's end only in HTTP/1.0;
         // in 1.1 it would chunk it and then send the last chunk when this empty body ends.
@@ -67,7 +86,7 @@ impl Handoff {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).is_some()
     }
 
-    pub fn take(&self) -> Option<EventBytes> {
+    pub fn take(&self) -> Option<Takeover> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 }

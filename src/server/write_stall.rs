@@ -42,6 +42,11 @@ impl<S> StallGuard<S> {
         Self { inner, limit, deadline: None, is_stalled: false, has_tripped: false, metrics }
     }
 
+    /// The socket and the limit, for whoever writes to it from now on (`realtime::direct`).
+    pub fn into_parts(self) -> (S, Option<Duration>) {
+        (self.inner, self.limit)
+    }
+
     fn timed_out() -> io::Error {
         io::Error::new(io::ErrorKind::TimedOut, "the client accepted no data for the write-stall timeout")
     }

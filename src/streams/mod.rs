@@ -176,9 +176,8 @@ async fn room_events(
         opened => opened?,
     };
     tracing::debug!(resume, start = feed.last_id(), "room stream opened");
-    let events = sse::room_events(feed, hold);
     let handoff = handoff.map(|Extension(handoff)| handoff);
-    Ok(sse::response(events, state.config.keep_alive, state.shutdown.clone(), &state.metrics, handoff))
+    Ok(sse::room_response(feed, hold, state.config.keep_alive, state.shutdown.clone(), &state.metrics, handoff))
 }
 
 /// Same checks as the SSE stream, answered with a plain HTTP error before any upgrade.

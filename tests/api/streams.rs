@@ -8,7 +8,7 @@ use gif_chat::{
 };
 use serde_json::json;
 
-use crate::helpers::{id_of, ids, spawn_app, spawn_app_with, texts, Backend, TestApp};
+use crate::helpers::{id_of, ids, next_socket_messages, spawn_app, spawn_app_with, texts, Backend, TestApp};
 
 crate::on_both_backends!(
     two_subscribers_receive_the_same_chat,
@@ -32,10 +32,13 @@ crate::on_both_backends!(
 
 // On one thread: the subscriber's task cannot run while the test publishes a burst, so it
 // lags by the whole burst, every time (on two worker threads it could keep pace and the
-// test asserted a catch-up that did not happen; CI saw that once).
+// test asserted a catch-up that did not happen; CI saw that once). The lag tests subscribe
+// over WebSocket: a plain-HTTP SSE socket that keeps up is written by the publisher itself
+// and has no channel to lag behind; its own way of falling behind is the next test's.
 crate::on_both_backends!(
     one_thread: a_lagged_subscriber_loses_nothing,
     a_subscriber_lagging_past_what_memory_holds_catches_up_from_storage,
+    a_directly_written_subscriber_whose_socket_fills_loses_nothing,
 );
 
 async fn two_subscribers_receive_the_same_chat(backend: Backend) {
@@ -92,6 +95,19 @@ async fn after_query_resumes_like_last_event_id_and_the_header_wins(backend: Bac
 /// Stores the room owner's chats straight into storage, without publishing them (the tests
 /// publish them their own way).
 async fn store_unpublished(app: &TestApp, room: &serde_json::Value, chats: &[String]) -> Vec<Message> {
+    store_unpublished_up_to(app, room, chats, 100).await
+}
+
+async fn store_unpublished_long(app: &TestApp, room: &serde_json::Value, chats: &[String]) -> Vec<Message> {
+    store_unpublished_up_to(app, room, chats, 2_000).await
+}
+
+async fn store_unpublished_up_to(
+    app: &TestApp,
+    room: &serde_json::Value,
+    chats: &[String],
+    max_chars: usize,
+) -> Vec<Message> {
     let owner = User::new(UserId::parse(room["owner"]["id"].as_str().unwrap()).unwrap(), None);
     let room = RoomId::parse(&id_of(room)).unwrap();
     let batch = chats
@@ -99,7 +115,7 @@ async fn store_unpublished(app: &TestApp, room: &serde_json::Value, chats: &[Str
         .map(|text| NewMessage {
             room,
             author: owner.clone(),
-            body: NewMessageBody::Chat(MessageText::parse(text, 100).unwrap()),
+            body: NewMessageBody::Chat(MessageText::parse(text, max_chars).unwrap()),
         })
         .collect();
     let stored = app.state.store.append_posts(room, batch, Renewal::ahead(Duration::from_secs(60))).await.unwrap();
@@ -110,7 +126,7 @@ async fn a_lagged_subscriber_loses_nothing(backend: Backend) {
     let app = spawn_app_with(backend, |c| c.room_channel_capacity = 2).await;
     let (alice, room) = app.room_with_owner(json!({ "title": "lag" })).await;
     let room_id = id_of(&room);
-    let mut events = alice.room_events(&room_id, None).await;
+    let mut socket = alice.socket(&format!("/api/rooms/{room_id}/ws")).await.unwrap();
 
     // Store 30 messages, then publish them in one synchronous burst: with room for 2 events
     // in the channel and one thread, the subscriber's task cannot run in between and must lag.
@@ -120,7 +136,7 @@ async fn a_lagged_subscriber_loses_nothing(backend: Backend) {
         app.state.hub.publish_message(message);
     }
 
-    let received = events.next_messages(30).await;
+    let received = next_socket_messages(&mut socket, 30).await;
     assert_eq!(texts(&received), (0..30).map(|i| format!("m{i}")).collect::<Vec<_>>());
     let expected: Vec<i64> = stored.iter().map(|m| m.id).collect();
     assert_eq!(ids(&received), expected);
@@ -137,7 +153,7 @@ async fn a_subscriber_lagging_past_what_memory_holds_catches_up_from_storage(bac
     let app = spawn_app_with(backend, |c| c.room_channel_capacity = 2).await;
     let (alice, room) = app.room_with_owner(json!({ "title": "long lag" })).await;
     let room_id = id_of(&room);
-    let mut events = alice.room_events(&room_id, None).await;
+    let mut socket = alice.socket(&format!("/api/rooms/{room_id}/ws")).await.unwrap();
 
     // More than a room keeps in memory (4,096 messages), published in one synchronous burst.
     let count = 4_300;
@@ -150,11 +166,50 @@ async fn a_subscriber_lagging_past_what_memory_holds_catches_up_from_storage(bac
         app.state.hub.publish_message(message);
     }
 
-    let received = events.next_messages(count).await;
+    let received = next_socket_messages(&mut socket, count).await;
     assert_eq!(texts(&received), texts_all);
     assert_eq!(ids(&received), stored.iter().map(|m| m.id).collect::<Vec<_>>());
     assert!(app.metric(STORAGE_CATCH_UPS).await >= 1.0, "the oldest were no longer in memory");
     assert!(app.metric(MEMORY_CATCH_UPS).await >= 1.0, "the newest were");
+}
+
+const HANDBACKS: &str = "gifchat_direct_handbacks_total";
+
+/// An SSE subscriber that keeps up is written by the publisher; a burst larger than its socket
+/// can hold (published while the client, on this one thread, cannot read) sends it back to its
+/// own task, which writes the rest and catches up, and then hands it to the publisher again.
+async fn a_directly_written_subscriber_whose_socket_fills_loses_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "full socket" })).await;
+    let room_id = id_of(&room);
+    let mut events = alice.room_events(&room_id, None).await;
+    // The stream is live (and so, handed to the publisher) once a first chat arrives.
+    let first = alice.say_ok(&room_id, "first").await;
+    assert_eq!(events.next_messages(1).await, vec![first]);
+    assert_eq!(app.metric(HANDBACKS).await, 0.0, "a subscriber that keeps up stays with the publisher");
+
+    // About 6 MB, more than loopback buffers take from a client that does not read.
+    let count = 3_000;
+    let texts_all: Vec<String> = (0..count).map(|i| format!("{i:04} {}", "x".repeat(1_995))).collect();
+    let mut stored = Vec::new();
+    for chunk in texts_all.chunks(200) {
+        stored.extend(store_unpublished_long(&app, &room, chunk).await);
+    }
+    for message in &stored {
+        app.state.hub.publish_message(message);
+    }
+    let received = events.next_messages(count).await;
+    assert_eq!(texts(&received), texts_all);
+    assert_eq!(ids(&received), stored.iter().map(|m| m.id).collect::<Vec<_>>());
+    assert!(app.metric(HANDBACKS).await >= 1.0, "the full socket went back to its task");
+
+    // And then it keeps up again: later chats arrive once, in order.
+    let handbacks = app.metric(HANDBACKS).await;
+    for text in ["after 1", "after 2"] {
+        let sent = alice.say_ok(&room_id, text).await;
+        assert_eq!(events.next_messages(1).await, vec![sent]);
+    }
+    assert_eq!(app.metric(HANDBACKS).await, handbacks, "no hand-back for a subscriber that keeps up");
 }
 
 async fn events_published_out_of_order_arrive_in_order(backend: Backend) {
