@@ -2,7 +2,7 @@
 
 import { ApiError, api } from '/shared/http.js';
 import { clearError, installGlobalErrorHandler, showError } from '/shared/errors.js';
-import { h, readableColor, renderIdentity } from '/shared/dom.js';
+import { h, paintUserColor, renderIdentity } from '/shared/dom.js';
 import { enterRoom } from '/shared/password.js';
 import { LiveStream } from '/shared/live-stream.js';
 import { showTransportState } from '/shared/connection-indicator.js';
@@ -256,7 +256,7 @@ function updateRow(row, room) {
   row.dataset.locked = String(room.locked);
   const owner = row.querySelector('.room-owner');
   owner.textContent = room.owner?.name ?? 'unknown';
-  owner.style.color = readableColor(room.owner?.color);
+  paintUserColor(owner, room.owner?.color);
   row.querySelector('.room-members').textContent = `${room.members}/${room.max}`;
   const full = room.members >= room.max;
   row.classList.toggle('is-full', full);

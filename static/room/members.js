@@ -1,6 +1,6 @@
 // Members: the live list and its changes, and the count and owner while it is not live.
 
-import { h, readableColor, renderIdentity } from '/shared/dom.js';
+import { h, paintUserColor, renderIdentity } from '/shared/dom.js';
 import { api } from '/shared/http.js';
 import { els, roomPath, state } from '/room/context.js';
 import { markWhisperTargetGone, setWhisperTarget, toggleWhisperTarget } from '/room/whisper.js';
@@ -207,7 +207,7 @@ function memberRow(member, viewerIsOwner) {
   swatch.style.backgroundColor = /^#[0-9a-f]{6}$/i.test(member.color ?? '') ? member.color : '';
   const name = h('span', { class: 'member-name' });
   fillName(name, member);
-  name.style.color = readableColor(member.color);
+  paintUserColor(name, member.color);
   const parts = [
     swatch,
     name,

@@ -1,6 +1,6 @@
 // The message list: rendering messages and inserting them in id order, once each.
 
-import { h, readableColor, timeElement } from '/shared/dom.js';
+import { h, paintUserColor, timeElement } from '/shared/dom.js';
 import { els, state } from '/room/context.js';
 import { isAtBottom, scrollToBottom } from '/room/scrolling.js';
 import { linkedText } from '/shared/links.js';
@@ -74,7 +74,7 @@ function renderMessage(message) {
 
   const author = h('span', { class: 'message-author', 'data-posted-as': message.user?.name ?? 'someone' });
   fillName(author, message.user, message.user?.name);
-  author.style.color = readableColor(message.user?.color);
+  paintUserColor(author, message.user?.color);
   const body = message.kind === 'gif'
     ? gifElement(message)
     : h('p', { class: 'message-text' }, ...linkedText(message.text ?? ''));

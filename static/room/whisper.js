@@ -1,6 +1,6 @@
 // Whisper mode: the composer writes to one member, shown by the chip above it.
 
-import { readableColor } from '/shared/dom.js';
+import { paintUserColor } from '/shared/dom.js';
 import { DEFAULT_PLACEHOLDER, els, state } from '/room/context.js';
 
 export function toggleWhisperTarget(member) {
@@ -12,7 +12,7 @@ export function toggleWhisperTarget(member) {
 export function setWhisperTarget(member) {
   state.whisperTo = { id: member.id, name: member.name, color: member.color };
   els.whisperTargetName.textContent = member.name;
-  els.whisperTargetName.style.color = readableColor(member.color);
+  paintUserColor(els.whisperTargetName, member.color);
   els.whisperTarget.hidden = false;
   delete els.whisperTarget.dataset.gone;
   els.composer.dataset.whisper = 'true';

@@ -301,16 +301,19 @@ export async function createRoomWithForm(page, { title, max, password } = {}) {
   return decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
 }
 
-/** Types `text` into the composer and presses Enter; returns the id of the message shown. */
-export async function sendText(page, text) {
+/**
+ * Types `text` into the composer and presses Enter; returns the id of the message shown.
+ * `kind: 'whisper'` when the composer is in whisper mode.
+ */
+export async function sendText(page, text, { kind = 'chat' } = {}) {
   const box = page.locator('#composer textarea[name="text"]');
   await box.fill(text);
   await box.press('Enter');
-  const handle = await page.waitForFunction((text) => {
-    const mine = [...document.querySelectorAll('#messages .message.mine[data-kind="chat"]')];
+  const handle = await page.waitForFunction(({ text, kind }) => {
+    const mine = [...document.querySelectorAll(`#messages .message.mine[data-kind="${kind}"]`)];
     const found = mine.find((node) => node.querySelector('.message-text')?.textContent === text);
     return found ? Number(found.dataset.messageId) : null;
-  }, text);
+  }, { text, kind });
   return handle.jsonValue();
 }
 
