@@ -44,6 +44,10 @@ export const els = {
   confirmOk: $('confirm-ok'),
   confirmCancel: $('confirm-cancel'),
   transportSwitch: $('transport-switch'),
+  lightbox: $('gif-lightbox'),
+  lightboxImage: $('lightbox-image'),
+  lightboxCaption: $('lightbox-caption'),
+  lightboxClose: $('lightbox-close'),
 };
 
 export const DEFAULT_PLACEHOLDER = els.text.placeholder;

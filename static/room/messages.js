@@ -193,6 +193,7 @@ function renderMessage(message) {
 /**
  * width/height come from the server so the box is reserved before the GIF loads and the
  * list does not jump; max-width scales it down (height follows via the aspect ratio).
+ * The GIF is a button: it opens larger in the lightbox (lightbox.js).
  */
 function gifElement(message) {
   const url = message.gif_url;
@@ -209,10 +210,16 @@ function gifElement(message) {
     height,
     decoding: 'async',
   });
+  const button = h('button', {
+    type: 'button',
+    class: 'gif-open',
+    'aria-haspopup': 'dialog',
+    title: 'Show larger',
+  }, img);
   if (width && height) {
     // Cap tall GIFs by height too, through the width (CSSOM styles are allowed by the CSP).
     const limit = Math.round(Math.min(GIF_MAX_WIDTH, (GIF_MAX_HEIGHT * width) / height));
-    img.style.maxWidth = `min(100%, ${Math.max(limit, 48)}px)`;
+    button.style.maxWidth = `min(100%, ${Math.max(limit, 48)}px)`;
   }
-  return img;
+  return button;
 }
