@@ -27,6 +27,7 @@ export const els = {
   preview: $('gif-preview'),
   previewImage: $('gif-preview-image'),
   previewName: $('gif-preview-name'),
+  previewAudience: $('gif-preview-audience'),
   progress: $('gif-progress'),
   gifSend: $('gif-send'),
   gifCancel: $('gif-cancel'),

@@ -17,6 +17,7 @@ export function setWhisperTarget(member) {
   delete els.whisperTarget.dataset.gone;
   els.composer.dataset.whisper = 'true';
   els.text.placeholder = `Whisper to ${member.name}…`;
+  els.previewAudience.hidden = false; // a GIF waiting in the preview would still go to everyone
   syncWhisperButtons();
 }
 
@@ -34,6 +35,7 @@ export function clearWhisperTarget() {
   els.whisperTargetName.textContent = '';
   delete els.composer.dataset.whisper;
   els.text.placeholder = DEFAULT_PLACEHOLDER;
+  els.previewAudience.hidden = true;
   syncWhisperButtons();
 }
 
