@@ -2,13 +2,15 @@
 // axe-core finds nothing wrong on any of them in either scheme: contrast, names, landmarks.
 // The room is checked full of what it can show: chats both ways, a system message, whispers
 // both ways, a GIF, the member list with the owner's buttons, and whisper mode on.
+// Screenshots: room-dark.png and lobby-dark.png (chat.test writes the light ones, mobile.test
+// the phone's).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import {
-  assertNoErrors, createRoomWithForm, makeGif, openLobby, openRoom, sendText, setUp,
+  assertNoErrors, createRoomWithForm, makeGif, openLobby, openRoom, screenshot, sendText, setUp,
   takeExpectedHttpError, waitForMessage, whoAmI,
 } from './harness.mjs';
 
@@ -117,6 +119,16 @@ test('axe finds no violation on the lobby, a busy room, /compare, the demos and 
     .some((img) => img.complete && img.naturalWidth === 120));
   failures.push(...await checkBothSchemes(owner, 'room (owner, whispering)'));
   failures.push(...await checkBothSchemes(guest, 'room (guest, whispering)'));
+  await owner.emulateMedia({ colorScheme: 'dark' });
+  await owner.waitForTimeout(250);
+  await screenshot(owner, 'room-dark');
+  await owner.emulateMedia({ colorScheme: 'light' });
+  const lobby = await owner.context().newPage();
+  await lobby.emulateMedia({ colorScheme: 'dark' });
+  await openLobby(lobby, suite.server);
+  await lobby.locator(`#rooms [data-room-id="${roomId}"] .room-members`, { hasText: '2/10' }).waitFor();
+  await screenshot(lobby, 'lobby-dark');
+  await lobby.close();
 
   // /compare following the room, with a message in its three columns.
   await owner.goto(`${suite.server.url}/compare?room=${encodeURIComponent(roomId)}`);
