@@ -20,6 +20,7 @@ import { setUpGifs } from '/room/gifs.js';
 import { setUpMembers } from '/room/members.js';
 import { setUpUnread } from '/room/unread.js';
 import { setUpLightbox } from '/room/lightbox.js';
+import { setUpRename } from '/room/rename.js';
 
 installGlobalErrorHandler(els.composerError);
 setUpTransports({
@@ -35,6 +36,7 @@ setUpScrolling({ loadOlder });
 setUpMembers();
 setUpUnread();
 setUpLightbox();
+setUpRename();
 // "Leave" gives the seat up at once (everyone sees it, an owner hands the room on); only a
 // closed tab or a lost connection waits for the grace period.
 els.leave.addEventListener('click', async (event) => {

@@ -45,6 +45,11 @@ export const els = {
   confirmOk: $('confirm-ok'),
   confirmCancel: $('confirm-cancel'),
   transportSwitch: $('transport-switch'),
+  renameButton: $('rename-button'),
+  renameDialog: $('rename-dialog'),
+  renameForm: $('rename-form'),
+  renameError: $('rename-error'),
+  renameCancel: $('rename-cancel'),
   lightbox: $('gif-lightbox'),
   lightboxImage: $('lightbox-image'),
   lightboxCaption: $('lightbox-caption'),
@@ -71,7 +76,7 @@ function parseRoomId() {
  * one module needs stays inside that module.
  */
 export const state = {
-  /** Who we are ({id, name, color}): from /api/me (entering.js), renamed by members.js. */
+  /** Who we are ({id, name, color}): from /api/me (entering.js), renamed by members.js and rename.js. */
   me: null,
   /**
    * The id the stream resumes after, read by transports.js. Only moved by the stream
