@@ -21,6 +21,7 @@ import { setUpMembers } from '/room/members.js';
 import { setUpUnread } from '/room/unread.js';
 import { setUpLightbox } from '/room/lightbox.js';
 import { setUpRename } from '/room/rename.js';
+import { setUpNotifications } from '/room/notifications.js';
 
 installGlobalErrorHandler(els.composerError);
 setUpTransports({
@@ -37,6 +38,7 @@ setUpMembers();
 setUpUnread();
 setUpLightbox();
 setUpRename();
+setUpNotifications();
 // "Leave" gives the seat up at once (everyone sees it, an owner hands the room on); only a
 // closed tab or a lost connection waits for the grace period.
 els.leave.addEventListener('click', async (event) => {

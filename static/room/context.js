@@ -45,6 +45,7 @@ export const els = {
   confirmOk: $('confirm-ok'),
   confirmCancel: $('confirm-cancel'),
   transportSwitch: $('transport-switch'),
+  notifyToggle: $('notify-toggle'),
   renameButton: $('rename-button'),
   renameDialog: $('rename-dialog'),
   renameForm: $('rename-form'),
