@@ -119,6 +119,17 @@ test('axe finds no violation on the lobby, a busy room, /compare, the demos and 
     .some((img) => img.complete && img.naturalWidth === 120));
   failures.push(...await checkBothSchemes(owner, 'room (owner, whispering)'));
   failures.push(...await checkBothSchemes(guest, 'room (guest, whispering)'));
+  // The room's dialogs: the GIF lightbox and the nickname dialog.
+  await owner.click('#messages .message[data-kind="gif"] button.gif-open');
+  await owner.waitForSelector('#gif-lightbox[open]');
+  failures.push(...await checkBothSchemes(owner, 'room with the GIF lightbox open'));
+  await owner.keyboard.press('Escape');
+  await owner.waitForSelector('#gif-lightbox:not([open])', { state: 'attached' });
+  await owner.click('#rename-button');
+  await owner.waitForSelector('#rename-dialog[open]');
+  failures.push(...await checkBothSchemes(owner, 'room with the nickname dialog open'));
+  await owner.keyboard.press('Escape');
+  await owner.waitForSelector('#rename-dialog:not([open])', { state: 'attached' });
   await owner.emulateMedia({ colorScheme: 'dark' });
   await owner.waitForTimeout(250);
   await screenshot(owner, 'room-dark');
