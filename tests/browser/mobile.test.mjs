@@ -1,13 +1,13 @@
 // Issue 16, item 7 (and item 4 of the front-end list): the chat on a phone, 375 x 812. The
 // rooms come before the lobby's forms, the room header takes two rows, not four, picking
 // someone to whisper to folds the member list away, the "GIFs go to everyone" warning is not
-// cut off, and every control is at least 44 x 44 px. Screenshots: lobby-mobile.png and
-// room-mobile.png.
+// cut off, every control is at least 44 x 44 px, and axe finds nothing in either scheme.
+// Screenshots: lobby-mobile.png, room-mobile.png and room-mobile-dark.png.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  assertNoErrors, createRoomWithForm, makeGif, openLobby, openRoom, screenshot, sendText, setUp,
+  assertNoErrors, axeInBothSchemes, createRoomWithForm, makeGif, openLobby, openRoom, screenshot, sendText, setUp,
   waitForMessage, watchPage, whoAmI,
 } from './harness.mjs';
 
@@ -68,6 +68,7 @@ test('the lobby on a phone: the rooms come first, and every control is big enoug
   const enter = await box(phone, `#rooms [data-room-id="${roomId}"] .room-enter`);
   assert.ok(enter.bottom <= 812, `the first room's Enter button is on the first screen (bottom ${enter.bottom})`);
   assert.deepEqual(await smallTargets(phone), [], 'controls under 44 x 44 px in the lobby');
+  assert.deepEqual(await axeInBothSchemes(phone, 'lobby on a phone'), []);
   await screenshot(phone, 'lobby-mobile');
 });
 
@@ -113,7 +114,12 @@ test('a room on a phone: a compact header, the member list folds after a pick, t
   });
   assert.deepEqual(warning, { visible: true, text: 'GIFs go to everyone, not only to the whisper.', whole: true, inside: true });
   assert.deepEqual(await smallTargets(phone), [], 'controls under 44 x 44 px with the whisper chip and the GIF preview');
+  assert.deepEqual(await axeInBothSchemes(phone, 'room on a phone'), []);
   await screenshot(phone, 'room-mobile');
+  await phone.emulateMedia({ colorScheme: 'dark' });
+  await phone.waitForTimeout(250);
+  await screenshot(phone, 'room-mobile-dark');
+  await phone.emulateMedia({ colorScheme: 'light' });
   await phone.click('#gif-cancel');
   await phone.press('#composer-text', 'Escape');
 });

@@ -7,15 +7,10 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import {
-  assertNoErrors, createRoomWithForm, makeGif, openLobby, openRoom, screenshot, sendText, setUp,
+  assertNoErrors, axeInBothSchemes, createRoomWithForm, makeGif, openLobby, openRoom, screenshot, sendText, setUp,
   takeExpectedHttpError, waitForMessage, whoAmI,
 } from './harness.mjs';
-
-const require = createRequire(import.meta.url);
-const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 let suite;
 let owner;
@@ -31,43 +26,6 @@ before(async () => {
 after(async () => {
   await suite?.teardown();
 });
-
-/**
- * Runs axe on `page` as it is; returns the violations as readable lines. Evaluated through
- * the DevTools protocol rather than a <script> tag, which the pages' CSP would refuse.
- */
-async function axeViolations(page) {
-  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(AXE_SOURCE);
-  const { violations, contrastChecked } = await page.evaluate(async () => {
-    const result = await window.axe.run(document, { resultTypes: ['violations'] });
-    return {
-      violations: result.violations.map((v) => ({
-        id: v.id,
-        help: v.help,
-        nodes: v.nodes.map((n) => `${n.target.join(' ')}: ${n.failureSummary?.replace(/\s+/g, ' ')}`),
-      })),
-      // That axe did look at the colours: a check that never ran finds nothing either.
-      contrastChecked: [...result.passes, ...result.violations, ...result.incomplete].some((r) => r.id === 'color-contrast'),
-    };
-  });
-  assert.ok(contrastChecked, `axe checked the contrast on ${page.url()}`);
-  return violations.flatMap((v) => v.nodes.map((n) => `${v.id} (${v.help}) at ${n}`));
-}
-
-/** Checks `page` in the light and in the dark scheme; returns what failed, by scheme. */
-async function checkBothSchemes(page, name) {
-  const failures = [];
-  for (const colorScheme of ['light', 'dark']) {
-    await page.emulateMedia({ colorScheme });
-    // Buttons ease their colours for 120 ms: let a scheme change finish before measuring.
-    await page.waitForTimeout(250);
-    const scheme = await page.evaluate(() => getComputedStyle(document.documentElement).colorScheme);
-    assert.equal(scheme, colorScheme, `${name}: the page is in the ${colorScheme} scheme`);
-    for (const line of await axeViolations(page)) failures.push(`${name} [${colorScheme}]: ${line}`);
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-  return failures;
-}
 
 /** The page's background in the scheme in force, as the computed body colour. */
 function bodyBackground(page) {
@@ -96,7 +54,7 @@ test('axe finds no violation on the lobby, a busy room, /compare, the demos and 
   roomId = await createRoomWithForm(owner, { title: 'Schemes' });
   await openLobby(guest, suite.server);
   await guest.locator(`#rooms [data-room-id="${roomId}"]`).waitFor();
-  failures.push(...await checkBothSchemes(guest, 'lobby'));
+  failures.push(...await axeInBothSchemes(guest, 'lobby'));
 
   await openRoom(guest, suite.server, roomId);
   const ownerMe = await whoAmI(owner);
@@ -112,22 +70,22 @@ test('axe finds no violation on the lobby, a busy room, /compare, the demos and 
   await owner.setInputFiles('#gif-input', { name: 'stripes.gif', mimeType: 'image/gif', buffer: gif });
   await owner.waitForSelector('#gif-preview:not([hidden])');
   // The preview (with its "GIFs go to everyone" warning) is checked too, then sent.
-  failures.push(...await checkBothSchemes(owner, 'room with a GIF preview'));
+  failures.push(...await axeInBothSchemes(owner, 'room with a GIF preview'));
   await owner.click('#gif-send');
   await owner.waitForSelector('#gif-preview', { state: 'hidden' });
   await owner.waitForFunction(() => [...document.querySelectorAll('#messages .message[data-kind="gif"] img')]
     .some((img) => img.complete && img.naturalWidth === 120));
-  failures.push(...await checkBothSchemes(owner, 'room (owner, whispering)'));
-  failures.push(...await checkBothSchemes(guest, 'room (guest, whispering)'));
+  failures.push(...await axeInBothSchemes(owner, 'room (owner, whispering)'));
+  failures.push(...await axeInBothSchemes(guest, 'room (guest, whispering)'));
   // The room's dialogs: the GIF lightbox and the nickname dialog.
   await owner.click('#messages .message[data-kind="gif"] button.gif-open');
   await owner.waitForSelector('#gif-lightbox[open]');
-  failures.push(...await checkBothSchemes(owner, 'room with the GIF lightbox open'));
+  failures.push(...await axeInBothSchemes(owner, 'room with the GIF lightbox open'));
   await owner.keyboard.press('Escape');
   await owner.waitForSelector('#gif-lightbox:not([open])', { state: 'attached' });
   await owner.click('#rename-button');
   await owner.waitForSelector('#rename-dialog[open]');
-  failures.push(...await checkBothSchemes(owner, 'room with the nickname dialog open'));
+  failures.push(...await axeInBothSchemes(owner, 'room with the nickname dialog open'));
   await owner.keyboard.press('Escape');
   await owner.waitForSelector('#rename-dialog:not([open])', { state: 'attached' });
   await owner.emulateMedia({ colorScheme: 'dark' });
@@ -149,15 +107,15 @@ test('axe finds no violation on the lobby, a busy room, /compare, the demos and 
   await owner.click('#send-rest');
   await owner.waitForFunction(() => ['sse', 'ws', 'poll'].every((name) => document
     .querySelector(`#compare-${name} [data-role="log"]`)?.children.length > 0));
-  failures.push(...await checkBothSchemes(owner, '/compare'));
+  failures.push(...await axeInBothSchemes(owner, '/compare'));
   for (const path of ['/demo/ws', '/demo/sse']) {
     await owner.goto(`${suite.server.url}${path}`);
     await owner.waitForLoadState('load');
-    failures.push(...await checkBothSchemes(owner, path));
+    failures.push(...await axeInBothSchemes(owner, path));
   }
   await owner.goto(`${suite.server.url}/no-such-page`);
   takeExpectedHttpError(suite.errors, 404, `${suite.server.url}/no-such-page`);
-  failures.push(...await checkBothSchemes(owner, '404 page'));
+  failures.push(...await axeInBothSchemes(owner, '404 page'));
 
   assert.deepEqual(failures, [], `axe found ${failures.length} problem(s):\n  ${failures.join('\n  ')}`);
 });
