@@ -133,8 +133,12 @@ function daySeparator(created) {
     h('time', valid ? { datetime: dayKey(date), title: fullDate(date), text: dayLabel(date) } : { text: 'Unknown date' }));
 }
 
-/** "Today" is tomorrow's "Yesterday": the labels are redone once the date has changed. */
+/**
+ * "Today" is tomorrow's "Yesterday": the labels are redone once the date has changed, on the
+ * next insert or within a minute of midnight, whichever comes first.
+ */
 let labelledOn = dayKey(new Date());
+setInterval(relabelDaysIfTheDateChanged, 60_000);
 function relabelDaysIfTheDateChanged() {
   const today = dayKey(new Date());
   if (today === labelledOn) return;

@@ -175,6 +175,24 @@ test('days: separators for older days, Yesterday and Today, and runs that break 
   await page.context().close();
 });
 
+test('at midnight, Today becomes Yesterday without a new message', { timeout: 30_000 }, async () => {
+  // The browser's clock runs fast from a minute before the next midnight; nothing is posted.
+  await openLobby(alice, suite.server);
+  const room = await createRoomWithForm(alice, { title: 'Midnight' });
+  await sendText(alice, 'late in the day');
+  const context = await suite.user();
+  const page = await context.newPage();
+  const now = new Date();
+  const beforeMidnight = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1, 0, 0, 0) - 60_000;
+  await page.clock.install({ time: now });
+  await openRoom(page, suite.server, room);
+  assert.equal(await page.locator('#messages .day-separator').first().textContent(), 'Today');
+  await page.clock.setSystemTime(beforeMidnight);
+  await page.clock.runFor(3 * 60_000);
+  await page.waitForFunction(() => document.querySelector('#messages .day-separator')?.textContent === 'Yesterday');
+  await context.close();
+});
+
 test('no page logged an unexpected error', () => {
   assertNoErrors(suite.errors);
 });
