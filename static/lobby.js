@@ -2,10 +2,11 @@
 
 import { ApiError, api } from '/shared/http.js';
 import { clearError, installGlobalErrorHandler, showError } from '/shared/errors.js';
-import { h, readableColor, renderIdentity } from '/shared/dom.js';
+import { h, paintUserColor, renderIdentity } from '/shared/dom.js';
 import { enterRoom } from '/shared/password.js';
 import { LiveStream } from '/shared/live-stream.js';
 import { showTransportState } from '/shared/connection-indicator.js';
+import { setUpNicknameForm as setUpNickname } from '/shared/nickname.js';
 
 const roomList = document.getElementById('rooms');
 const emptyState = document.getElementById('rooms-empty');
@@ -75,31 +76,15 @@ async function loadRoomsOnce() {
 
 function setUpNicknameForm() {
   const form = document.getElementById('nickname-form');
-  const input = form.elements.namedItem('name');
-  const error = document.getElementById('nickname-error');
-  const status = document.getElementById('nickname-status');
-  const button = form.querySelector('[type="submit"]');
-  if (me) input.value = me.name;
-
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    clearError(error);
-    status.textContent = '';
-    input.removeAttribute('aria-invalid');
-    button.disabled = true;
-    try {
-      const updated = await api('/api/me', { method: 'PATCH', body: { name: input.value } });
+  if (me) form.elements.namedItem('name').value = me.name;
+  setUpNickname({
+    form,
+    error: document.getElementById('nickname-error'),
+    status: document.getElementById('nickname-status'),
+    onSaved: (updated) => {
       me = updated;
       renderIdentity(updated);
-      input.value = updated.name;
-      status.textContent = 'Saved.';
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 422) input.setAttribute('aria-invalid', 'true');
-      showError(error, err);
-      input.focus();
-    } finally {
-      button.disabled = false;
-    }
+    },
   });
 }
 
@@ -256,7 +241,7 @@ function updateRow(row, room) {
   row.dataset.locked = String(room.locked);
   const owner = row.querySelector('.room-owner');
   owner.textContent = room.owner?.name ?? 'unknown';
-  owner.style.color = readableColor(room.owner?.color);
+  paintUserColor(owner, room.owner?.color);
   row.querySelector('.room-members').textContent = `${room.members}/${room.max}`;
   const full = room.members >= room.max;
   row.classList.toggle('is-full', full);

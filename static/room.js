@@ -19,6 +19,9 @@ import { setUpComposer } from '/room/composer.js';
 import { setUpGifs } from '/room/gifs.js';
 import { setUpMembers } from '/room/members.js';
 import { setUpUnread } from '/room/unread.js';
+import { setUpLightbox } from '/room/lightbox.js';
+import { setUpRename } from '/room/rename.js';
+import { setUpNotifications } from '/room/notifications.js';
 
 installGlobalErrorHandler(els.composerError);
 setUpTransports({
@@ -33,6 +36,9 @@ setUpGifs({ onKicked });
 setUpScrolling({ loadOlder });
 setUpMembers();
 setUpUnread();
+setUpLightbox();
+setUpRename();
+setUpNotifications();
 // "Leave" gives the seat up at once (everyone sees it, an owner hands the room on); only a
 // closed tab or a lost connection waits for the grace period.
 els.leave.addEventListener('click', async (event) => {

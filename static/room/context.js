@@ -27,6 +27,7 @@ export const els = {
   preview: $('gif-preview'),
   previewImage: $('gif-preview-image'),
   previewName: $('gif-preview-name'),
+  previewAudience: $('gif-preview-audience'),
   progress: $('gif-progress'),
   gifSend: $('gif-send'),
   gifCancel: $('gif-cancel'),
@@ -44,6 +45,16 @@ export const els = {
   confirmOk: $('confirm-ok'),
   confirmCancel: $('confirm-cancel'),
   transportSwitch: $('transport-switch'),
+  notifyToggle: $('notify-toggle'),
+  renameButton: $('rename-button'),
+  renameDialog: $('rename-dialog'),
+  renameForm: $('rename-form'),
+  renameError: $('rename-error'),
+  renameCancel: $('rename-cancel'),
+  lightbox: $('gif-lightbox'),
+  lightboxImage: $('lightbox-image'),
+  lightboxCaption: $('lightbox-caption'),
+  lightboxClose: $('lightbox-close'),
 };
 
 export const DEFAULT_PLACEHOLDER = els.text.placeholder;
@@ -66,7 +77,7 @@ function parseRoomId() {
  * one module needs stays inside that module.
  */
 export const state = {
-  /** Who we are ({id, name, color}): from /api/me (entering.js), renamed by members.js. */
+  /** Who we are ({id, name, color}): from /api/me (entering.js), renamed by members.js and rename.js. */
   me: null,
   /**
    * The id the stream resumes after, read by transports.js. Only moved by the stream

@@ -104,9 +104,10 @@ function prepareGif(file) {
   gif = file;
   gifUrl = URL.createObjectURL(file); // blob: URLs are allowed by the CSP's img-src
   els.previewImage.src = gifUrl;
-  // GIFs cannot be whispered: say so rather than let one go public by surprise.
-  const audience = state.whisperTo ? ' · GIFs go to everyone, not only to the whisper' : '';
-  els.previewName.textContent = `${file.name || 'Pasted GIF'} · ${formatBytes(file.size)}${audience}`;
+  els.previewName.textContent = `${file.name || 'Pasted GIF'} · ${formatBytes(file.size)}`;
+  // GIFs cannot be whispered: say so rather than let one go public by surprise. A line of its
+  // own, which wraps: the name above it may be cut short, the warning may not.
+  els.previewAudience.hidden = !state.whisperTo;
   els.progress.hidden = true;
   els.progress.value = 0;
   els.gifSend.disabled = false;

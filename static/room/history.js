@@ -3,7 +3,7 @@
 import { api } from '/shared/http.js';
 import { clearError, showError } from '/shared/errors.js';
 import { els, roomPath, state } from '/room/context.js';
-import { clearMessages, insertBatch } from '/room/messages.js';
+import { clearMessages, insertBatch, oldestShownId } from '/room/messages.js';
 import { scrollToBottom } from '/room/scrolling.js';
 
 const HISTORY_PAGE = 50;
@@ -23,7 +23,7 @@ export async function loadHistory() {
 
 export async function loadOlder() {
   if (loadingOlder || !hasOlder) return;
-  const oldest = Number(els.messages.firstElementChild?.dataset.messageId);
+  const oldest = oldestShownId();
   if (!oldest || oldest <= 1) {
     setHasOlder(false);
     return;

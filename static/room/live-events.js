@@ -10,6 +10,7 @@ import { loadHistory } from '/room/history.js';
 import { stream } from '/room/transports.js';
 import { showLive } from '/room/messages.js';
 import { noteArrival } from '/room/unread.js';
+import { notifyIfAddressed } from '/room/notifications.js';
 import {
   applyMemberChange, loadMembers, membersAreLive, onMembers, restartMemberLists,
 } from '/room/members.js';
@@ -29,7 +30,10 @@ export const STREAM_EVENTS = {
 export function onStreamMessage(message, event) {
   const id = Number(event?.lastEventId) || Number(message.id) || 0;
   state.cursor = Math.max(state.cursor, id);
-  if (showLive(message)) noteArrival(message);
+  if (showLive(message)) {
+    noteArrival(message);
+    notifyIfAddressed(message);
+  }
   if (message.kind !== 'system') return;
   // The member list keeps the header count current; without a live one, re-read the room.
   if (membersAreLive()) applyMemberChange(message, id);

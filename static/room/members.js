@@ -1,6 +1,6 @@
 // Members: the live list and its changes, and the count and owner while it is not live.
 
-import { h, readableColor, renderIdentity } from '/shared/dom.js';
+import { h, paintUserColor, renderIdentity } from '/shared/dom.js';
 import { api } from '/shared/http.js';
 import { els, roomPath, state } from '/room/context.js';
 import { markWhisperTargetGone, setWhisperTarget, toggleWhisperTarget } from '/room/whisper.js';
@@ -68,21 +68,27 @@ export function setUpMembers() {
     if (!button || !row) return;
     const member = state.members?.find((m) => m.id === row.dataset.memberId);
     if (!member || els.chat.dataset.state !== 'ready') return;
-    if (button.dataset.role === 'whisper') toggleWhisperTarget(member);
+    if (button.dataset.role === 'whisper') {
+      toggleWhisperTarget(member);
+      // On a narrow screen the open list covers the conversation: the choice is made, fold it.
+      setMembersOpen(false);
+    }
     else if (button.dataset.role === 'kick') ownerAction('kick', member, button);
     else if (button.dataset.role === 'make-owner') ownerAction('make-owner', member, button);
   });
-  els.membersToggle.addEventListener('click', () => {
-    const open = els.membersPanel.dataset.open !== 'true';
-    els.membersPanel.dataset.open = String(open);
-    els.membersToggle.setAttribute('aria-expanded', String(open));
-  });
+  els.membersToggle.addEventListener('click', () => setMembersOpen(els.membersPanel.dataset.open !== 'true'));
   els.confirmOk.addEventListener('click', () => settleConfirm(true));
   els.confirmCancel.addEventListener('click', () => settleConfirm(false));
   // Escape closes a modal dialog by itself; that is a Cancel.
   els.confirmDialog.addEventListener('close', () => {
     if (!els.confirmDialog.open) settleConfirm(false);
   });
+}
+
+/** Unfolds or folds the list (only narrow screens fold it; wide ones always show it). */
+function setMembersOpen(open) {
+  els.membersPanel.dataset.open = String(open);
+  els.membersToggle.setAttribute('aria-expanded', String(open));
 }
 
 /**
@@ -207,7 +213,7 @@ function memberRow(member, viewerIsOwner) {
   swatch.style.backgroundColor = /^#[0-9a-f]{6}$/i.test(member.color ?? '') ? member.color : '';
   const name = h('span', { class: 'member-name' });
   fillName(name, member);
-  name.style.color = readableColor(member.color);
+  paintUserColor(name, member.color);
   const parts = [
     swatch,
     name,

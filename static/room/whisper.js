@@ -1,6 +1,6 @@
 // Whisper mode: the composer writes to one member, shown by the chip above it.
 
-import { readableColor } from '/shared/dom.js';
+import { paintUserColor } from '/shared/dom.js';
 import { DEFAULT_PLACEHOLDER, els, state } from '/room/context.js';
 
 export function toggleWhisperTarget(member) {
@@ -12,11 +12,12 @@ export function toggleWhisperTarget(member) {
 export function setWhisperTarget(member) {
   state.whisperTo = { id: member.id, name: member.name, color: member.color };
   els.whisperTargetName.textContent = member.name;
-  els.whisperTargetName.style.color = readableColor(member.color);
+  paintUserColor(els.whisperTargetName, member.color);
   els.whisperTarget.hidden = false;
   delete els.whisperTarget.dataset.gone;
   els.composer.dataset.whisper = 'true';
   els.text.placeholder = `Whisper to ${member.name}…`;
+  els.previewAudience.hidden = false; // a GIF waiting in the preview would still go to everyone
   syncWhisperButtons();
 }
 
@@ -34,6 +35,7 @@ export function clearWhisperTarget() {
   els.whisperTargetName.textContent = '';
   delete els.composer.dataset.whisper;
   els.text.placeholder = DEFAULT_PLACEHOLDER;
+  els.previewAudience.hidden = true;
   syncWhisperButtons();
 }
 

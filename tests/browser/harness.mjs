@@ -2,7 +2,9 @@
 // Chromium through playwright-core, watch every page for console errors.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,6 +121,46 @@ export function watchPage(page, errors) {
 export async function screenshot(page, name) {
   mkdirSync(screenshotDir, { recursive: true });
   await page.screenshot({ path: name.startsWith('/') ? name + '.png' : join(screenshotDir, `${name}.png`), fullPage: false });
+}
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * Runs axe on `page` as it is; returns the violations as readable lines. Evaluated through
+ * the DevTools protocol rather than a <script> tag, which the pages' CSP would refuse.
+ */
+export async function axeViolations(page) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(AXE_SOURCE);
+  const { violations, contrastChecked } = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return {
+      violations: result.violations.map((v) => ({
+        id: v.id,
+        help: v.help,
+        nodes: v.nodes.map((n) => `${n.target.join(' ')}: ${n.failureSummary?.replace(/\s+/g, ' ')}`),
+      })),
+      // That axe did look at the colours: a check that never ran finds nothing either.
+      contrastChecked: [...result.passes, ...result.violations, ...result.incomplete].some((r) => r.id === 'color-contrast'),
+    };
+  });
+  assert.ok(contrastChecked, `axe checked the contrast on ${page.url()}`);
+  return violations.flatMap((v) => v.nodes.map((n) => `${v.id} (${v.help}) at ${n}`));
+}
+
+/** Runs axe on `page` in the light and in the dark scheme; returns what failed, by scheme. */
+export async function axeInBothSchemes(page, name) {
+  const failures = [];
+  for (const colorScheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme });
+    // Buttons ease their colours for 120 ms: let a scheme change finish before measuring.
+    await page.waitForTimeout(250);
+    const scheme = await page.evaluate(() => getComputedStyle(document.documentElement).colorScheme);
+    assert.equal(scheme, colorScheme, `${name}: the page is in the ${colorScheme} scheme`);
+    for (const line of await axeViolations(page)) failures.push(`${name} [${colorScheme}]: ${line}`);
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.waitForTimeout(250); // as above, before a screenshot is taken
+  return failures;
 }
 
 /** Calls the API from inside the page, with the page's own cookie and origin. */
@@ -301,16 +343,19 @@ export async function createRoomWithForm(page, { title, max, password } = {}) {
   return decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
 }
 
-/** Types `text` into the composer and presses Enter; returns the id of the message shown. */
-export async function sendText(page, text) {
+/**
+ * Types `text` into the composer and presses Enter; returns the id of the message shown.
+ * `kind: 'whisper'` when the composer is in whisper mode.
+ */
+export async function sendText(page, text, { kind = 'chat' } = {}) {
   const box = page.locator('#composer textarea[name="text"]');
   await box.fill(text);
   await box.press('Enter');
-  const handle = await page.waitForFunction((text) => {
-    const mine = [...document.querySelectorAll('#messages .message.mine[data-kind="chat"]')];
+  const handle = await page.waitForFunction(({ text, kind }) => {
+    const mine = [...document.querySelectorAll(`#messages .message.mine[data-kind="${kind}"]`)];
     const found = mine.find((node) => node.querySelector('.message-text')?.textContent === text);
     return found ? Number(found.dataset.messageId) : null;
-  }, text);
+  }, { text, kind });
   return handle.jsonValue();
 }
 
