@@ -58,6 +58,7 @@ struct Inner {
     lag_catch_ups: Counter,
     /// Directly written SSE sockets that went back to their own task (`realtime::direct`).
     handbacks: Counter,
+    direct_sockets: Gauge,
     /// Catch-up reads answered from the room's recent messages in memory, and from storage.
     catch_up_reads: [Counter; 2],
     stalled_connections: Counter,
@@ -87,6 +88,12 @@ impl Default for Inner {
             per_transport(&mut registry, "gifchat_events_delivered", "Events written to clients, by transport");
         let bytes =
             per_transport(&mut registry, "gifchat_bytes_delivered", "Event bytes written to clients, by transport");
+        let direct_sockets = Gauge::default();
+        registry.register(
+            "gifchat_direct_sockets",
+            "SSE sockets written by their room's publisher now (the others are written by a task each)",
+            direct_sockets.clone(),
+        );
         let mut counter = |name: &str, help: &str| {
             let counter = Counter::default();
             registry.register(name, help, counter.clone());
@@ -131,6 +138,7 @@ impl Default for Inner {
             bytes,
             lag_catch_ups,
             handbacks,
+            direct_sockets,
             catch_up_reads,
             stalled_connections,
             gif_checks,
@@ -167,6 +175,11 @@ impl Metrics {
 
     pub fn lag_catch_up(&self) {
         self.inner.lag_catch_ups.inc();
+    }
+
+    /// One more (1) or one fewer (-1) socket written by its room's publisher.
+    pub fn direct_sockets(&self, change: i64) {
+        self.inner.direct_sockets.inc_by(change);
     }
 
     pub fn direct_handback(&self) {

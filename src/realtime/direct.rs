@@ -33,7 +33,7 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{FeedItem, RoomEvent, RoomFeed};
+use super::{hub::NotDirect, FeedItem, RoomEvent, RoomFeed};
 use crate::{
     domain::UserId,
     metrics::{Metrics, Transport},
@@ -41,6 +41,10 @@ use crate::{
 
 /// The most bytes one write takes when several events are waiting (as in `server::handoff`).
 const BURST_BYTES: usize = 64 * 1024;
+
+/// How long a socket of a room whose directly written set is full stays with its task before
+/// it asks again.
+const FULL_BACK_OFF: Duration = Duration::from_secs(10);
 
 /// A subscriber's socket as the publisher sees it.
 pub struct Sink {
@@ -168,25 +172,39 @@ pub async fn serve(socket: TcpStream, mut feed: RoomFeed, hold: impl Send, setti
     let sink = Arc::new(Sink::new(socket, feed.viewer()));
     let channel = feed.channel().clone();
     // Whatever way the stream ends, the publisher must stop writing to it.
-    let _leave = on_drop(|| channel.remove_direct(&sink, || {}));
+    let _leave = on_drop(|| {
+        if channel.remove_direct(&sink, || {}) {
+            settings.metrics.direct_sockets(-1);
+        }
+    });
     let writer = Writer { socket: &sink.socket, stall: settings.write_stall, metrics: &settings.metrics };
     let mut keep_alive = interval_at(Instant::now() + settings.keep_alive, settings.keep_alive);
     let mut shutdown = pin!(settings.shutdown.child_token().cancelled_owned());
     if writer.write(&super::sse::retry_hint("")).await.is_err() {
         return;
     }
+    // While the room's directly written set is full, when to ask again: asking takes the
+    // room's publish lock, and in a big room that would be every socket after every event.
+    let mut next_ask = Instant::now();
     loop {
         // Task mode, until the feed has nothing waiting.
         loop {
-            let settled = channel.add_direct(&sink, || {
-                let settled = feed.is_settled();
-                if settled {
-                    sink.arm(feed.last_id());
+            if next_ask <= Instant::now() {
+                let joined = channel.add_direct(&sink, || {
+                    let settled = feed.is_settled();
+                    if settled {
+                        sink.arm(feed.last_id());
+                    }
+                    settled
+                });
+                match joined {
+                    Ok(()) => {
+                        settings.metrics.direct_sockets(1);
+                        break;
+                    }
+                    Err(NotDirect::Full) => next_ask = Instant::now() + FULL_BACK_OFF,
+                    Err(NotDirect::Unsettled) => {}
                 }
-                settled
-            });
-            if settled {
-                break;
             }
             tokio::select! {
                 biased;
@@ -222,7 +240,9 @@ pub async fn serve(socket: TcpStream, mut feed: RoomFeed, hold: impl Send, setti
             tokio::select! {
                 biased;
                 _ = shutdown.as_mut() => {
-                    channel.remove_direct(&sink, || {});
+                    if channel.remove_direct(&sink, || {}) {
+                        settings.metrics.direct_sockets(-1);
+                    }
                     if let Some(leftover) = sink.take_back().leftover {
                         let _ = writer.write(&leftover).await;
                     }
@@ -239,7 +259,9 @@ pub async fn serve(socket: TcpStream, mut feed: RoomFeed, hold: impl Send, setti
         }
         // Back to task mode: what the publisher could not write, then the feed from there.
         settings.metrics.direct_handback();
-        channel.remove_direct(&sink, || feed.resubscribe());
+        if channel.remove_direct(&sink, || feed.resubscribe()) {
+            settings.metrics.direct_sockets(-1);
+        }
         let handback = sink.take_back();
         if let Some(leftover) = handback.leftover {
             if writer.write(&leftover).await.is_err() {

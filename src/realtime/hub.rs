@@ -51,31 +51,57 @@ pub struct RoomChannel {
     direct: Mutex<Vec<Arc<Sink>>>,
 }
 
+/// The most sockets of one room the publisher writes itself. Its writes run one after another
+/// on one core, and a loopback send costs the kernel several microseconds (it runs the
+/// receiving side too): in a room of 2,000 that serialised ~2,000 sends per post on one core
+/// while the other idled, and posts and joins fell behind (BENCHMARKS.md, 2026-12-06). Past
+/// this many, sockets keep a task each, which spreads the sends over the cores.
+const DIRECT_SOCKETS: usize = 64;
+
+/// Why a sink was not added to the directly written set.
+pub(super) enum NotDirect {
+    /// Its feed still has something to yield.
+    Unsettled,
+    /// The room has [`DIRECT_SOCKETS`] already.
+    Full,
+}
+
 impl RoomChannel {
     fn new(capacity: usize) -> Self {
         Self { sender: broadcast::channel(capacity).0, recent: Mutex::default(), direct: Mutex::default() }
     }
 
-    /// Adds `sink` to the sockets the publisher writes, if `settle` (run under the publish
-    /// lock, so no event can slip in between) says the sink's feed has taken every event
-    /// published so far and has armed the sink at its position.
-    pub(super) fn add_direct(&self, sink: &Arc<Sink>, settle: impl FnOnce() -> bool) -> bool {
+    /// Adds `sink` to the sockets the publisher writes, if the set has room and `settle` (run
+    /// under the publish lock, so no event can slip in between) says the sink's feed has taken
+    /// every event published so far and has armed the sink at its position.
+    pub(super) fn add_direct(&self, sink: &Arc<Sink>, settle: impl FnOnce() -> bool) -> Result<(), NotDirect> {
         let mut direct = self.direct.lock().unwrap();
+        if direct.len() >= DIRECT_SOCKETS {
+            return Err(NotDirect::Full);
+        }
         if !settle() {
-            return false;
+            return Err(NotDirect::Unsettled);
         }
         direct.push(sink.clone());
-        true
+        Ok(())
+    }
+
+    /// Whether the directly written set has reached [`DIRECT_SOCKETS`].
+    pub(super) fn is_direct_full(&self) -> bool {
+        self.direct.lock().unwrap().len() >= DIRECT_SOCKETS
     }
 
     /// Takes `sink` out of the directly written set (if it is there) and runs `then` under the
-    /// same lock: the feed's fresh receiver gets exactly the events after this point.
-    pub(super) fn remove_direct(&self, sink: &Arc<Sink>, then: impl FnOnce()) {
+    /// same lock: the feed's fresh receiver gets exactly the events after this point. Whether it
+    /// was there.
+    pub(super) fn remove_direct(&self, sink: &Arc<Sink>, then: impl FnOnce()) -> bool {
         let mut direct = self.direct.lock().unwrap();
-        if let Some(at) = direct.iter().position(|held| Arc::ptr_eq(held, sink)) {
+        let at = direct.iter().position(|held| Arc::ptr_eq(held, sink));
+        if let Some(at) = at {
             direct.swap_remove(at);
         }
         then();
+        at.is_some()
     }
 
     /// Publishes one event here; false when the channel has no receivers left.

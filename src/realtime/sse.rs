@@ -27,8 +27,8 @@ pub(super) const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 type ByteStream = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
 
 /// A room's event stream. On plain HTTP/1 (`handoff`) the socket leaves hyper and is written
-/// by the room's publisher while it keeps up (`direct.rs`); otherwise (HTTP/2, TLS) the events
-/// are the response body. `hold` (the presence guard, the address's stream slot) lives as long
+/// by the room's publisher while it keeps up (`direct.rs`), or, in a big room, by a task of its
+/// own (`server::handoff::pump`); otherwise (HTTP/2, TLS) the events are the response body. `hold` (the presence guard, the address's stream slot) lives as long
 /// as the stream, so the user counts as present exactly while it is open.
 pub fn room_response(
     feed: RoomFeed,
@@ -38,8 +38,11 @@ pub fn room_response(
     metrics: &Metrics,
     handoff: Option<Handoff>,
 ) -> Response {
-    let Some(handoff) = handoff else {
-        return response(room_events(feed, hold), keep_alive, shutdown, metrics, None);
+    // A big room's publisher already writes as many sockets as it should (`hub.rs`,
+    // `DIRECT_SOCKETS`): later ones get a task of their own, as over HTTP/2.
+    let handoff = match handoff {
+        Some(handoff) if !feed.channel().is_direct_full() => handoff,
+        other => return response(room_events(feed, hold), keep_alive, shutdown, metrics, other),
     };
     let metrics = metrics.clone();
     event_stream(handoff.take_over(Box::new(move |socket| {

@@ -28,6 +28,7 @@ crate::on_both_backends!(
     open_streams_keep_their_seats_leased_past_many_leases,
     posting_keeps_a_seat_without_a_stream,
     members_opening_streams_all_at_once_all_get_them,
+    a_room_bigger_than_the_directly_written_set_reaches_everyone,
 );
 
 // On one thread: the subscriber's task cannot run while the test publishes a burst, so it
@@ -560,4 +561,41 @@ async fn members_opening_streams_all_at_once_all_get_them(backend: Backend) {
     let opened = futures_util::future::join_all(members.iter().map(|member| member.open_stream(&path, None))).await;
     let refused: Vec<_> = opened.iter().filter_map(|stream| stream.as_ref().err()).map(|r| r.status()).collect();
     assert!(refused.is_empty(), "every stream opens: {refused:?}");
+}
+
+/// Waits (up to 5 s) for a metric to reach `value`, and says what it was last.
+async fn metric_reaches(app: &TestApp, sample: &str, value: f64) -> f64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = app.metric(sample).await;
+        if now == value || tokio::time::Instant::now() > deadline {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A room's publisher writes at most 64 of its SSE sockets itself (`realtime::direct`); the
+/// others keep a task each. Everyone gets every message once, in order, either way, and a
+/// closed stream leaves the directly written set.
+async fn a_room_bigger_than_the_directly_written_set_reaches_everyone(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.max_streams_per_session = 0).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "big" })).await;
+    let room = id_of(&room);
+    let mut streams = Vec::new();
+    for _ in 0..70 {
+        streams.push(alice.room_events(&room, None).await);
+    }
+    const DIRECT: &str = "gifchat_direct_sockets";
+    assert_eq!(metric_reaches(&app, DIRECT, 64.0).await, 64.0, "64 written by the publisher, the rest by tasks");
+    let mut sent = Vec::new();
+    for text in ["one", "two", "three"] {
+        sent.push(alice.say_ok(&room, text).await);
+    }
+    for stream in &mut streams {
+        assert_eq!(stream.next_messages(3).await, sent);
+    }
+    assert_eq!(app.metric(DIRECT).await, 64.0);
+    drop(streams);
+    assert_eq!(metric_reaches(&app, DIRECT, 0.0).await, 0.0, "closed streams leave the set");
 }
