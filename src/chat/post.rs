@@ -40,7 +40,7 @@ pub async fn append_and_publish(state: &AppState, message: NewMessage) -> Result
     }
 }
 
-fn parse_recipient(raw: &str, sender: UserId) -> Result<UserId, ApiError> {
+pub(super) fn parse_recipient(raw: &str, sender: UserId) -> Result<UserId, ApiError> {
     let to = UserId::parse(raw).ok_or_else(|| Invalid::new("invalid_user", "`to` must be a user id"))?;
     if to == sender {
         return Err(Invalid::new("invalid_user", "you cannot whisper to yourself").into());

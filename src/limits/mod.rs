@@ -23,6 +23,8 @@ use crate::{
 
 /// How long a request waits for an argon2 or GIF-decoding slot before it is told to come back.
 const EXPENSIVE_WAIT: Duration = Duration::from_secs(10);
+/// At most one "is typing" per member and room this often.
+pub const TYPING_EVERY: Duration = Duration::from_secs(2);
 /// argon2id with the default parameters takes ~19 MiB and ~50 ms of one core per hash.
 const CONCURRENT_HASHES: usize = 2;
 /// Decoding a worst-case GIF takes up to a second of one core.
@@ -34,6 +36,9 @@ pub struct Limits {
     new_sessions: Buckets<ClientAddress>,
     password_failures: Buckets<(RoomId, ClientAddress)>,
     upload_bytes: Buckets<ClientAddress>,
+    /// One "is typing" per member and room every [`TYPING_EVERY`]: the indicator lasts longer
+    /// than that, so more would only multiply deliveries.
+    typing: Buckets<(RoomId, UserId)>,
     pub streams: StreamSlots,
     hashing: Arc<Semaphore>,
     gif_checks: Arc<Semaphore>,
@@ -54,6 +59,7 @@ impl Limits {
             new_sessions: Buckets::new(Rate::new(f64::from(config.new_session_burst), config.new_sessions_per_second)),
             password_failures: Buckets::new(Rate::new(failures, failures / 60.0)),
             upload_bytes: Buckets::new(Rate::new(quota, quota / 3600.0)),
+            typing: Buckets::new(Rate::new(1.0, 1.0 / TYPING_EVERY.as_secs_f64())),
             streams: StreamSlots::new(config.max_streams_per_address),
             hashing: Arc::new(Semaphore::new(CONCURRENT_HASHES)),
             gif_checks: Arc::new(Semaphore::new(CONCURRENT_GIF_CHECKS)),
@@ -71,6 +77,12 @@ impl Limits {
             self.writes_per_session.refund(user, 1.0);
             throttled(wait)
         })
+    }
+
+    /// Whether `user`'s "is typing" in `room` goes out now; false while the last one is still
+    /// fresh (the client is told nothing: it is still typing, and others still see it).
+    pub fn typing(&self, room: RoomId, user: UserId) -> bool {
+        self.typing.take((room, user), 1.0).is_ok()
     }
 
     /// One new session (anonymous identity) for `address`.

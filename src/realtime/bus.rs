@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{Frame, Hub};
 use crate::{
-    domain::{Message, RoomId, UserId},
+    domain::{Message, RoomId, User, UserId},
     storage::{Listener, Relay, StorageError, Store},
 };
 
@@ -35,6 +35,12 @@ pub enum Notice {
     Kicked {
         room: RoomId,
         user: UserId,
+    },
+    Typing {
+        room: RoomId,
+        user: User,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<UserId>,
     },
     RoomCreated {
         room: RoomId,
@@ -192,6 +198,7 @@ async fn apply(ctx: &Context, notice: Notice) -> Result<(), StorageError> {
             }
         }
         Notice::Kicked { room, user } => hub.local_kicked(room, user),
+        Notice::Typing { room, user, to } => hub.local_typing(room, &user, to),
         Notice::RoomCreated { room } => match store.room(room).await {
             Ok(room) => hub.local_lobby(Frame::room_created(&room)),
             Err(StorageError::NotFound) => {}

@@ -110,6 +110,13 @@ impl Sink {
                     self.write_now(&mut state, &frame.sse);
                 }
             }
+            // Outside the sequence: written if it is for this viewer, with no effect on `last`.
+            RoomEvent::Typing { frame, from, audience } => {
+                if state.is_direct && *from != self.viewer && audience.is_none_or(|ends| ends.contains(&self.viewer)) {
+                    metrics.delivered(Transport::Sse, frame.sse.len());
+                    self.write_now(&mut state, &frame.sse);
+                }
+            }
             RoomEvent::Kicked { user, .. } if *user != self.viewer => {}
             control => {
                 // A kick or deletion outranks a catch-up; the first of those is what ends the stream.
@@ -297,7 +304,9 @@ fn burst_of(item: FeedItem, feed: &mut RoomFeed, metrics: &Metrics) -> (Bytes, b
 
 fn sse_bytes(item: FeedItem) -> (Bytes, bool) {
     match item {
-        FeedItem::Message(frame) | FeedItem::Members(frame) | FeedItem::Resync(frame) => (frame.sse.clone(), false),
+        FeedItem::Message(frame) | FeedItem::Members(frame) | FeedItem::Resync(frame) | FeedItem::Typing(frame) => {
+            (frame.sse.clone(), false)
+        }
         FeedItem::Deleted(frame) | FeedItem::Kicked(frame) => (frame.sse.clone(), true),
     }
 }

@@ -31,6 +31,8 @@ pub enum FeedItem {
     Members(Arc<Frame>),
     /// The resume point cannot be honoured (it is ahead of the room); the client should reload.
     Resync(Arc<Frame>),
+    /// Somebody else is typing (outside the sequence: never replayed).
+    Typing(Arc<Frame>),
     /// The viewer was kicked out; the stream should send this frame and end.
     Kicked(Arc<Frame>),
     /// The room was deleted; the stream should send this frame and end.
@@ -171,6 +173,11 @@ impl RoomFeed {
                         continue;
                     }
                     self.accept(frame, audience);
+                }
+                Ok(RoomEvent::Typing { frame, from, audience }) => {
+                    if from != self.viewer && audience.is_none_or(|ends| ends.contains(&self.viewer)) {
+                        return Ok(Some(FeedItem::Typing(frame)));
+                    }
                 }
                 Ok(RoomEvent::Kicked { user, frame }) if user == self.viewer => {
                     return Ok(Some(FeedItem::Kicked(frame)))

@@ -7,7 +7,7 @@ use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::domain::{Member, Message, Room, RoomId};
+use crate::domain::{Member, Message, Room, RoomId, User, UserId};
 
 /// Members per `members` event; a longer list takes several (see `Frame::member_pages`).
 /// About 1.5 KB of JSON, the size of a long chat: a WebSocket's write buffer keeps the
@@ -68,6 +68,12 @@ impl Frame {
 
     pub fn message(message: &Message) -> Self {
         Self::new(message.kind.as_str(), Some(message.id), message)
+    }
+
+    /// `user` is typing, in the room or (`to`) in a whisper. Outside the sequence: not stored,
+    /// not replayed.
+    pub fn typing(user: &User, to: Option<UserId>) -> Self {
+        Self::new("typing", None, &serde_json::json!({ "user": user, "to": to }))
     }
 
     pub fn room_deleted(id: RoomId) -> Self {

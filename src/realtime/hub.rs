@@ -12,13 +12,15 @@ use std::{
 use tokio::sync::{broadcast, mpsc};
 
 use super::{bus::Notice, direct::Sink, recent::Recent, Frame};
-use crate::domain::{Message, Room, RoomId, UserId};
+use crate::domain::{Message, Room, RoomId, User, UserId};
 use crate::metrics::Metrics;
 
 #[derive(Clone, Debug)]
 pub enum RoomEvent {
     /// A stored message, in the room's sequence. `audience` limits a whisper to its two ends.
     Message { frame: Arc<Frame>, audience: Option<[UserId; 2]> },
+    /// `from` is typing; a whisper's (`audience`) reaches only its two ends. Not in the sequence.
+    Typing { frame: Arc<Frame>, from: UserId, audience: Option<[UserId; 2]> },
     /// The owner kicked `user`; their streams send this frame and end.
     Kicked { user: UserId, frame: Arc<Frame> },
     /// The room is gone; streams send this frame and end.
@@ -189,6 +191,18 @@ impl Hub {
     pub fn local_message(&self, message: &Message) {
         let event = RoomEvent::Message { frame: Arc::new(Frame::message(message)), audience: message.audience() };
         self.send_to_room(message.room, event);
+    }
+
+    /// Tells the room (or a whisper's two ends) that `user` is typing.
+    pub fn publish_typing(&self, room: RoomId, user: &User, to: Option<UserId>) {
+        self.local_typing(room, user, to);
+        self.forward(|| Notice::Typing { room, user: user.clone(), to });
+    }
+
+    pub fn local_typing(&self, room: RoomId, user: &User, to: Option<UserId>) {
+        let frame = Arc::new(Frame::typing(user, to));
+        let audience = to.map(|to| [user.id, to]);
+        self.send_to_room(room, RoomEvent::Typing { frame, from: user.id, audience });
     }
 
     pub fn publish_kicked(&self, room: RoomId, user: UserId) {

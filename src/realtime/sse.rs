@@ -57,9 +57,9 @@ fn room_events(feed: RoomFeed, hold: impl Send + 'static) -> ByteStream {
     Box::pin(stream::unfold(Some((feed, hold)), |state| async move {
         let (mut feed, hold) = state?;
         match feed.next().await {
-            Ok(Some(FeedItem::Message(frame) | FeedItem::Members(frame) | FeedItem::Resync(frame))) => {
-                Some((frame.sse.clone(), Some((feed, hold))))
-            }
+            Ok(Some(
+                FeedItem::Message(frame) | FeedItem::Members(frame) | FeedItem::Resync(frame) | FeedItem::Typing(frame),
+            )) => Some((frame.sse.clone(), Some((feed, hold)))),
             Ok(Some(FeedItem::Deleted(frame) | FeedItem::Kicked(frame))) => Some((frame.sse.clone(), None)),
             Ok(None) => None,
             Err(err) => {

@@ -237,13 +237,13 @@ pub async fn long_poll(
     let (mut feed, _hold) = open_room(state, opener, room, after, state.config.presence_grace, false).await?;
     let _open = state.metrics.stream_opened(Transport::Poll);
     let wait = Duration::from_secs(wait);
-    let frames = tokio::select! {
-        frames = poll::wait_for_messages(&mut feed, wait) => frames?,
+    let answer = tokio::select! {
+        answer = poll::wait_for_messages(&mut feed, wait) => answer?,
         // At shutdown, answer now (empty) rather than hold the server up.
-        _ = state.shutdown.cancelled() => Vec::new(),
+        _ = state.shutdown.cancelled() => poll::Answer::default(),
     };
-    for frame in &frames {
+    for frame in answer.messages.iter().chain(&answer.typing) {
         state.metrics.delivered(Transport::Poll, frame.data.len());
     }
-    Ok(([(header::CONTENT_TYPE, "application/json")], Body::from(poll::message_list(&frames))).into_response())
+    Ok(([(header::CONTENT_TYPE, "application/json")], Body::from(poll::message_list(&answer))).into_response())
 }

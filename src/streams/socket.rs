@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio::time::{interval_at, Instant};
 
 use crate::{
-    chat::post::post_text,
+    chat::{post::post_text, typing::announce_typing},
     domain::{ClientAddress, RoomId},
     error::ApiError,
     identity::Identity,
@@ -57,7 +57,7 @@ pub async fn serve_room(
             _ = &mut shutdown => return Box::pin(close(&mut socket, 1001, "server shutting down")).await,
             item = feed.next() => {
                 let (frame, is_last) = match item {
-                    Ok(Some(FeedItem::Message(f) | FeedItem::Members(f) | FeedItem::Resync(f))) => (f, false),
+                    Ok(Some(FeedItem::Message(f) | FeedItem::Members(f) | FeedItem::Resync(f) | FeedItem::Typing(f))) => (f, false),
                     Ok(Some(FeedItem::Deleted(f) | FeedItem::Kicked(f))) => (f, true),
                     Ok(None) => return,
                     Err(err) => {
@@ -78,7 +78,7 @@ pub async fn serve_room(
                 let Some(Ok(message)) = incoming else { return };
                 liveness.heard();
                 let answer = match message {
-                    Message::Text(text) => Some(Box::pin(handle_client_text(&state, poster.as_ref(), address, room, &text)).await),
+                    Message::Text(text) => Box::pin(handle_client_text(&state, poster.as_ref(), address, room, &text)).await,
                     Message::Binary(_) => Some(error_reply("unsupported_frame", "send JSON text frames, not binary", None)),
                     Message::Close(_) => return Box::pin(finish_close(&mut socket)).await,
                     Message::Ping(_) | Message::Pong(_) => None,
@@ -98,38 +98,47 @@ pub async fn serve_room(
     }
 }
 
+/// The answer to one client frame: an `ack` or `error` frame, or nothing (a `typing` that
+/// went through).
 async fn handle_client_text(
     state: &AppState,
     poster: Option<&Identity>,
     address: ClientAddress,
     room: RoomId,
     text: &str,
-) -> Message {
+) -> Option<Message> {
     if text.len() > MAX_CLIENT_TEXT {
-        return error_reply("payload_too_large", &format!("frames are limited to {MAX_CLIENT_TEXT} bytes"), None);
+        return Some(error_reply("payload_too_large", &format!("frames are limited to {MAX_CLIENT_TEXT} bytes"), None));
     }
     let frame: ClientFrame = match serde_json::from_str(text) {
         Ok(frame) => frame,
-        Err(err) => return error_reply("invalid_json", &format!("the frame is not the JSON expected: {err}"), None),
+        Err(err) => {
+            return Some(error_reply("invalid_json", &format!("the frame is not the JSON expected: {err}"), None))
+        }
     };
-    match frame.kind.as_str() {
-        "chat" => {
-            let Some(identity) = poster else { return api_error_reply(ApiError::NoSession, frame.reference) };
-            // The handshake was a GET, which the HTTP write limit lets through: chats over the
-            // socket take from the same buckets as REST posts.
-            if let Err(refused) = state.limits.write(identity.id, address) {
-                state.metrics.rejected(refused.code());
-                return api_error_reply(refused, frame.reference);
-            }
-            match post_text(state, identity, room, &frame.text, frame.to.as_deref()).await {
-                Ok(message) => reply("ack", json!({ "ref": frame.reference, "id": message.id, "message": message })),
-                Err(err) => api_error_reply(err, frame.reference),
-            }
-        }
-        other => {
-            error_reply("unknown_type", &format!("unknown frame type `{other}`; expected `chat`"), frame.reference)
-        }
+    let kind = frame.kind.as_str();
+    if !matches!(kind, "chat" | "typing") {
+        let message = format!("unknown frame type `{kind}`; expected `chat` or `typing`");
+        return Some(error_reply("unknown_type", &message, frame.reference));
     }
+    let Some(identity) = poster else { return Some(api_error_reply(ApiError::NoSession, frame.reference)) };
+    // The handshake was a GET, which the HTTP write limit lets through: frames that write take
+    // from the same buckets as REST's POSTs.
+    if let Err(refused) = state.limits.write(identity.id, address) {
+        state.metrics.rejected(refused.code());
+        return Some(api_error_reply(refused, frame.reference));
+    }
+    if kind == "typing" {
+        // Nothing to acknowledge: the others hear of it, or the last one still holds.
+        return announce_typing(state, identity, room, frame.to.as_deref())
+            .await
+            .err()
+            .map(|err| api_error_reply(err, frame.reference));
+    }
+    Some(match post_text(state, identity, room, &frame.text, frame.to.as_deref()).await {
+        Ok(message) => reply("ack", json!({ "ref": frame.reference, "id": message.id, "message": message })),
+        Err(err) => api_error_reply(err, frame.reference),
+    })
 }
 
 /// REST's error code and sentence; internal causes are logged, never sent.

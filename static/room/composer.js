@@ -8,6 +8,7 @@ import { showLive } from '/room/messages.js';
 import { isMember } from '/room/members.js';
 import { clearWhisperTarget } from '/room/whisper.js';
 import { isKicked, withSeat } from '/room/seat.js';
+import { noteTyping, typingSent } from '/room/typing.js';
 
 /** What a refused post calls when the owner removed us (live-events.js' onKicked). */
 let onKicked = () => {};
@@ -33,6 +34,7 @@ export function setUpComposer(options) {
   });
   els.text.addEventListener('input', growTextarea);
   els.text.addEventListener('input', showCount);
+  els.text.addEventListener('input', noteTyping);
   loadLimit();
   // Its cause is what was typed: once that changes, the error has had its say.
   els.text.addEventListener('input', () => clearError(els.composerError));
@@ -102,6 +104,7 @@ async function sendText() {
     els.text.value = '';
     growTextarea();
     showCount();
+    typingSent();
     clearError(els.gifError); // whatever it said, sending works
     showLive(message, { mine: true });
   } catch (error) {

@@ -21,6 +21,7 @@ export const els = {
   send: $('send-button'),
   composerError: $('composer-error'),
   count: $('composer-count'),
+  typing: $('typing'),
   gifButton: $('gif-button'),
   gifInput: $('gif-input'),
   gifError: $('gif-error'),

@@ -11,6 +11,7 @@ import { stream } from '/room/transports.js';
 import { showLive } from '/room/messages.js';
 import { noteArrival } from '/room/unread.js';
 import { notifyIfAddressed } from '/room/notifications.js';
+import { onTyping, stopShowing } from '/room/typing.js';
 import {
   applyMemberChange, loadMembers, membersAreLive, onMembers, restartMemberLists,
 } from '/room/members.js';
@@ -25,11 +26,13 @@ export const STREAM_EVENTS = {
   kicked: onKicked,
   'room-deleted': onRoomDeleted,
   resync: onResync,
+  typing: onTyping,
 };
 
 export function onStreamMessage(message, event) {
   const id = Number(event?.lastEventId) || Number(message.id) || 0;
   state.cursor = Math.max(state.cursor, id);
+  if (message.user?.id) stopShowing(message.user.id);
   if (showLive(message)) {
     noteArrival(message);
     notifyIfAddressed(message);

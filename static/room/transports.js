@@ -41,6 +41,10 @@ export const stream = {
   sendChat(body) {
     return this.name === 'ws' ? transports.ws.sendChat(body) : null;
   },
+  /** On the WebSocket, "typing" goes over the socket (true); elsewhere the caller POSTs it. */
+  sendTyping(body) {
+    return this.name === 'ws' && transports.ws.sendTyping(body);
+  },
 };
 
 /**
@@ -75,6 +79,7 @@ export function setUpTransports({ events, onMessage, onGone, beforeReopen, onSwi
       url: () => `${roomPath}/messages?after=${state.cursor}`,
       wait: POLL_WAIT_S,
       onMessage,
+      onTyping: events.typing,
       onGone,
       beforeReopen,
       onState: showTransportState,

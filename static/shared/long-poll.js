@@ -6,15 +6,17 @@ import { backoffDelay, sleep } from '/shared/backoff.js';
 import { HTTP_HEADERS_BYTES, byteLength, parseJson } from '/shared/frames.js';
 
 /**
- * Long-polling: `GET url()&wait=<s>` in a loop, each answer `{"messages": [...]}`. Only
- * messages travel this way (no member lists, no kicked or room-deleted events): a 403
+ * Long-polling: `GET url()&wait=<s>` in a loop, each answer `{"messages": [...]}` (and
+ * `"typing": [...]` when someone started typing). Only messages and typing travel this way
+ * (no member lists, no kicked or room-deleted events): a 403
  * `kicked` or 404 `room_not_found` answer calls `onGone(error)` instead. The first request
  * of a run asks with wait=0, so the indicator turns "connected" at once, not after a 25 s
  * wait; network failures and 5xx answers are retried with back-off, other refusals go
  * through `beforeReopen` (the room page re-joins, and shows "room full" and the like).
  *
  * Options: url() → string with `?after=` (called for every request), onMessage(message,
- * {lastEventId}), onGone(ApiError), beforeReopen?: async () => boolean, wait (seconds).
+ * {lastEventId}), onTyping?(data) for each entry of an answer's `typing` list,
+ * onGone(ApiError), beforeReopen?: async () => boolean, wait (seconds).
  * Callbacks as LiveStream's (onState, onRequest, onBytes: each answer's body and headers);
  * a waiting retry's detail also has `error`, the ApiError answered (null: no answer at all).
  * onAnswer({count, wait, ms}) follows each good answer: how many messages it carried, the
@@ -22,11 +24,12 @@ import { HTTP_HEADERS_BYTES, byteLength, parseJson } from '/shared/frames.js';
  */
 export class LongPoll {
   constructor({
-    url, onMessage, onGone, beforeReopen, wait = 25,
+    url, onMessage, onGone, beforeReopen, wait = 25, onTyping = () => {},
     onState = () => {}, onRequest = () => {}, onBytes = () => {}, onAnswer = () => {},
   }) {
     this.url = url;
     this.onMessage = onMessage;
+    this.onTyping = onTyping;
     this.onGone = onGone;
     this.beforeReopen = beforeReopen;
     this.wait = wait;
@@ -130,9 +133,11 @@ export class LongPoll {
         if (signal.aborted) return;
         if (message && typeof message === 'object') this.onMessage(message, { lastEventId: String(message.id ?? '') });
       }
+      const typing = Array.isArray(data?.typing) ? data.typing : [];
+      for (const entry of typing) if (entry && typeof entry === 'object') this.onTyping(entry);
       // A long wait answered early and empty: the server is shutting down, or the room is
       // going away (the next answer says so). Pause a moment rather than spin.
-      if (!quick && messages.length === 0 && Date.now() - askedAt < 1000) await sleep(1000, signal);
+      if (!quick && messages.length === 0 && typing.length === 0 && Date.now() - askedAt < 1000) await sleep(1000, signal);
       quick = false;
     }
   }

@@ -96,6 +96,13 @@ export class RoomSocket {
     return { ref, reply };
   }
 
+  /** Says we are typing (`to`: in a whisper); false when the socket is not open right now. */
+  sendTyping({ to } = {}) {
+    if (!this.isOpen()) return false;
+    this.conn.socket.send(JSON.stringify(to ? { type: 'typing', to } : { type: 'typing' }));
+    return true;
+  }
+
   reopenNow() {
     if (this.stopped || this.conn) return;
     clearTimeout(this.timer);

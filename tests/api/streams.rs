@@ -28,18 +28,16 @@ crate::on_both_backends!(
     open_streams_keep_their_seats_leased_past_many_leases,
     posting_keeps_a_seat_without_a_stream,
     members_opening_streams_all_at_once_all_get_them,
-    a_room_bigger_than_the_directly_written_set_reaches_everyone,
 );
 
 // On one thread: the subscriber's task cannot run while the test publishes a burst, so it
 // lags by the whole burst, every time (on two worker threads it could keep pace and the
 // test asserted a catch-up that did not happen; CI saw that once). The lag tests subscribe
 // over WebSocket: a plain-HTTP SSE socket that keeps up is written by the publisher itself
-// and has no channel to lag behind; its own way of falling behind is the next test's.
+// and has no channel to lag behind; its own way of falling behind is in `direct_writes.rs`.
 crate::on_both_backends!(
     one_thread: a_lagged_subscriber_loses_nothing,
     a_subscriber_lagging_past_what_memory_holds_catches_up_from_storage,
-    a_directly_written_subscriber_whose_socket_fills_loses_nothing,
 );
 
 async fn two_subscribers_receive_the_same_chat(backend: Backend) {
@@ -99,11 +97,7 @@ async fn store_unpublished(app: &TestApp, room: &serde_json::Value, chats: &[Str
     store_unpublished_up_to(app, room, chats, 100).await
 }
 
-async fn store_unpublished_long(app: &TestApp, room: &serde_json::Value, chats: &[String]) -> Vec<Message> {
-    store_unpublished_up_to(app, room, chats, 2_000).await
-}
-
-async fn store_unpublished_up_to(
+pub async fn store_unpublished_up_to(
     app: &TestApp,
     room: &serde_json::Value,
     chats: &[String],
@@ -172,45 +166,6 @@ async fn a_subscriber_lagging_past_what_memory_holds_catches_up_from_storage(bac
     assert_eq!(ids(&received), stored.iter().map(|m| m.id).collect::<Vec<_>>());
     assert!(app.metric(STORAGE_CATCH_UPS).await >= 1.0, "the oldest were no longer in memory");
     assert!(app.metric(MEMORY_CATCH_UPS).await >= 1.0, "the newest were");
-}
-
-const HANDBACKS: &str = "gifchat_direct_handbacks_total";
-
-/// An SSE subscriber that keeps up is written by the publisher; a burst larger than its socket
-/// can hold (published while the client, on this one thread, cannot read) sends it back to its
-/// own task, which writes the rest and catches up, and then hands it to the publisher again.
-async fn a_directly_written_subscriber_whose_socket_fills_loses_nothing(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let (alice, room) = app.room_with_owner(json!({ "title": "full socket" })).await;
-    let room_id = id_of(&room);
-    let mut events = alice.room_events(&room_id, None).await;
-    // The stream is live (and so, handed to the publisher) once a first chat arrives.
-    let first = alice.say_ok(&room_id, "first").await;
-    assert_eq!(events.next_messages(1).await, vec![first]);
-    assert_eq!(app.metric(HANDBACKS).await, 0.0, "a subscriber that keeps up stays with the publisher");
-
-    // About 6 MB, more than loopback buffers take from a client that does not read.
-    let count = 3_000;
-    let texts_all: Vec<String> = (0..count).map(|i| format!("{i:04} {}", "x".repeat(1_995))).collect();
-    let mut stored = Vec::new();
-    for chunk in texts_all.chunks(200) {
-        stored.extend(store_unpublished_long(&app, &room, chunk).await);
-    }
-    for message in &stored {
-        app.state.hub.publish_message(message);
-    }
-    let received = events.next_messages(count).await;
-    assert_eq!(texts(&received), texts_all);
-    assert_eq!(ids(&received), stored.iter().map(|m| m.id).collect::<Vec<_>>());
-    assert!(app.metric(HANDBACKS).await >= 1.0, "the full socket went back to its task");
-
-    // And then it keeps up again: later chats arrive once, in order.
-    let handbacks = app.metric(HANDBACKS).await;
-    for text in ["after 1", "after 2"] {
-        let sent = alice.say_ok(&room_id, text).await;
-        assert_eq!(events.next_messages(1).await, vec![sent]);
-    }
-    assert_eq!(app.metric(HANDBACKS).await, handbacks, "no hand-back for a subscriber that keeps up");
 }
 
 async fn events_published_out_of_order_arrive_in_order(backend: Backend) {
@@ -561,41 +516,4 @@ async fn members_opening_streams_all_at_once_all_get_them(backend: Backend) {
     let opened = futures_util::future::join_all(members.iter().map(|member| member.open_stream(&path, None))).await;
     let refused: Vec<_> = opened.iter().filter_map(|stream| stream.as_ref().err()).map(|r| r.status()).collect();
     assert!(refused.is_empty(), "every stream opens: {refused:?}");
-}
-
-/// Waits (up to 5 s) for a metric to reach `value`, and says what it was last.
-async fn metric_reaches(app: &TestApp, sample: &str, value: f64) -> f64 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let now = app.metric(sample).await;
-        if now == value || tokio::time::Instant::now() > deadline {
-            return now;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// A room's publisher writes at most 64 of its SSE sockets itself (`realtime::direct`); the
-/// others keep a task each. Everyone gets every message once, in order, either way, and a
-/// closed stream leaves the directly written set.
-async fn a_room_bigger_than_the_directly_written_set_reaches_everyone(backend: Backend) {
-    let app = spawn_app_with(backend, |c| c.max_streams_per_session = 0).await;
-    let (alice, room) = app.room_with_owner(json!({ "title": "big" })).await;
-    let room = id_of(&room);
-    let mut streams = Vec::new();
-    for _ in 0..70 {
-        streams.push(alice.room_events(&room, None).await);
-    }
-    const DIRECT: &str = "gifchat_direct_sockets";
-    assert_eq!(metric_reaches(&app, DIRECT, 64.0).await, 64.0, "64 written by the publisher, the rest by tasks");
-    let mut sent = Vec::new();
-    for text in ["one", "two", "three"] {
-        sent.push(alice.say_ok(&room, text).await);
-    }
-    for stream in &mut streams {
-        assert_eq!(stream.next_messages(3).await, sent);
-    }
-    assert_eq!(app.metric(DIRECT).await, 64.0);
-    drop(streams);
-    assert_eq!(metric_reaches(&app, DIRECT, 0.0).await, 0.0, "closed streams leave the set");
 }
