@@ -32,6 +32,8 @@ const MAX_BATCH: usize = 256;
 /// after 15 s itself; this bound is for a connection that died without a word (the writer
 /// would otherwise wait out TCP's retransmissions, minutes, with its room's posts queued).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Messages of a batch published before the writer lets other tasks run.
+const PUBLISHES_PER_TURN: usize = 16;
 
 /// The queues of rooms whose writer is running, and what a writer needs: where to store, where
 /// to publish, how long a post keeps its author's seat. A room is in the map exactly while its
@@ -107,8 +109,13 @@ async fn write_room(writes: Writes, room: RoomId) {
         });
         match written {
             Ok(stored) => {
-                for message in stored.iter().flatten() {
+                for (n, message) in stored.iter().flatten().enumerate() {
                     writes.hub.publish_message(message);
+                    // A publish writes up to 64 sockets itself (`realtime::direct`): a batch of
+                    // hundreds would hold this worker for tens of milliseconds without a break.
+                    if n % PUBLISHES_PER_TURN == PUBLISHES_PER_TURN - 1 {
+                        tokio::task::yield_now().await;
+                    }
                 }
                 writes.metrics.batch_written(stored.iter().flatten().count(), started.elapsed());
                 for (reply, message) in replies.into_iter().zip(stored) {

@@ -33,7 +33,7 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{hub::NotDirect, FeedItem, RoomEvent, RoomFeed};
+use super::{feed::EVERYTHING_STORED, hub::NotDirect, FeedItem, RoomEvent, RoomFeed};
 use crate::{
     domain::UserId,
     metrics::{Metrics, Transport},
@@ -64,15 +64,16 @@ struct SinkState {
     /// What the socket did not take of the write that ended direct mode; the task sends it
     /// first.
     leftover: Option<Bytes>,
-    /// A kick, deletion or catch-up that came while leaving direct mode: the task's to handle.
-    parked: Option<RoomEvent>,
+    /// A kick, deletion or catch-up that came while leaving direct mode: the task's to handle,
+    /// with the highest message id published before it (what the viewer is still owed).
+    parked: Option<(RoomEvent, i64)>,
 }
 
 /// What the task takes back when it leaves direct mode.
 struct Handback {
     last: i64,
     leftover: Option<Bytes>,
-    parked: Option<RoomEvent>,
+    parked: Option<(RoomEvent, i64)>,
 }
 
 impl Sink {
@@ -89,8 +90,9 @@ impl Sink {
         *self.state() = SinkState { is_direct: true, last, leftover: None, parked: None };
     }
 
-    /// Called by the publisher, under the room's publish lock, for every event of the room.
-    pub fn offer(&self, event: &RoomEvent, metrics: &Metrics) {
+    /// Called by the publisher, under the room's publish lock, for every event of the room;
+    /// `newest` is the highest message id published so far.
+    pub fn offer(&self, event: &RoomEvent, newest: i64, metrics: &Metrics) {
         let mut state = self.state();
         match event {
             RoomEvent::Message { frame, audience } => {
@@ -120,8 +122,8 @@ impl Sink {
             RoomEvent::Kicked { user, .. } if *user != self.viewer => {}
             control => {
                 // A kick or deletion outranks a catch-up; the first of those is what ends the stream.
-                if state.parked.as_ref().is_none_or(|parked| matches!(parked, RoomEvent::CatchUp)) {
-                    state.parked = Some(control.clone());
+                if state.parked.as_ref().is_none_or(|(parked, _)| matches!(parked, RoomEvent::CatchUp)) {
+                    state.parked = Some((control.clone(), newest));
                 }
                 self.hand_back(&mut state);
             }
@@ -180,7 +182,7 @@ pub async fn serve(socket: TcpStream, mut feed: RoomFeed, hold: impl Send, setti
     let channel = feed.channel().clone();
     // Whatever way the stream ends, the publisher must stop writing to it.
     let _leave = on_drop(|| {
-        if channel.remove_direct(&sink, || {}) {
+        if channel.remove_direct(&sink, |_| {}) {
             settings.metrics.direct_sockets(-1);
         }
     });
@@ -247,7 +249,7 @@ pub async fn serve(socket: TcpStream, mut feed: RoomFeed, hold: impl Send, setti
             tokio::select! {
                 biased;
                 _ = shutdown.as_mut() => {
-                    if channel.remove_direct(&sink, || {}) {
+                    if channel.remove_direct(&sink, |_| {}) {
                         settings.metrics.direct_sockets(-1);
                     }
                     if let Some(leftover) = sink.take_back().leftover {
@@ -266,7 +268,12 @@ pub async fn serve(socket: TcpStream, mut feed: RoomFeed, hold: impl Send, setti
         }
         // Back to task mode: what the publisher could not write, then the feed from there.
         settings.metrics.direct_handback();
-        if channel.remove_direct(&sink, || feed.resubscribe()) {
+        let mut newest = 0;
+        let was_direct = channel.remove_direct(&sink, |published| {
+            feed.resubscribe();
+            newest = published;
+        });
+        if was_direct {
             settings.metrics.direct_sockets(-1);
         }
         let handback = sink.take_back();
@@ -276,12 +283,30 @@ pub async fn serve(socket: TcpStream, mut feed: RoomFeed, hold: impl Send, setti
             }
         }
         match handback.parked {
-            Some(RoomEvent::Kicked { frame, .. } | RoomEvent::Deleted(frame)) => {
+            Some((RoomEvent::Kicked { frame, .. } | RoomEvent::Deleted(frame), owed)) => {
+                // What was published before it first (the "was removed" message, say), as the
+                // channel would have delivered it; then the frame, and the end.
+                feed.resume_after(handback.last, owed);
+                let mut bytes = BytesMut::new();
+                match feed.drain_catch_up().await {
+                    Ok(items) => {
+                        for item in items {
+                            let (more, _) = sse_bytes(item);
+                            settings.metrics.delivered(Transport::Sse, more.len());
+                            bytes.extend_from_slice(&more);
+                        }
+                    }
+                    Err(err) => tracing::warn!(error = %err, "could not read what a closing stream was owed"),
+                }
                 settings.metrics.delivered(Transport::Sse, frame.sse.len());
-                let _ = writer.write(&frame.sse).await;
+                bytes.extend_from_slice(&frame.sse);
+                let _ = writer.write(&bytes).await;
                 return;
             }
-            _ => feed.resume_after(handback.last),
+            // Events from other processes may be missing: whatever storage has.
+            Some((_, _)) => feed.resume_after(handback.last, EVERYTHING_STORED),
+            // Up to what was published here before the fresh receiver took over.
+            None => feed.resume_after(handback.last, newest),
         }
     }
 }

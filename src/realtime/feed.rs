@@ -21,6 +21,10 @@ use crate::{
     storage::{Page, Store, StoreResult},
 };
 
+/// For [`RoomFeed::resume_after`]: read up to whatever storage has (events from other
+/// processes may never have been published here).
+pub(super) const EVERYTHING_STORED: i64 = i64::MAX - 1;
+
 /// Messages read from storage per round trip while catching up.
 const CATCH_UP_PAGE: u32 = 200;
 
@@ -144,11 +148,30 @@ impl RoomFeed {
         self.live = self.live.resubscribe();
     }
 
-    /// Goes on after `last`, which someone else delivered: whatever came after it and before
-    /// the fresh receiver is read from the room's recent messages (or storage).
-    pub(super) fn resume_after(&mut self, last: i64) {
+    /// Goes on after `last`, which someone else delivered: whatever came after it up to
+    /// `upto` (the highest id published before the fresh receiver took over, or
+    /// [`EVERYTHING_STORED`]) is read from the room's recent messages, then storage. A bound is
+    /// needed: ids are published out of order at times, so the end of a gapless run in
+    /// `recent` is not the end of what the old receiver would have brought.
+    pub(super) fn resume_after(&mut self, last: i64, upto: i64) {
         self.last = last;
-        self.catch_up = Some(CatchUp { until: None, waiting: None });
+        if upto > last {
+            self.catch_up = Some(CatchUp { until: Some(upto.saturating_add(1)), waiting: None });
+        }
+    }
+
+    /// Everything the pending catch-up brings, without waiting on the live channel: what a
+    /// stream that is about to end (a kick, a deletion) still owes its viewer.
+    pub(super) async fn drain_catch_up(&mut self) -> StoreResult<Vec<FeedItem>> {
+        let mut items = Vec::new();
+        loop {
+            // Taken before each read: taking them moves `last`, where the next read starts.
+            items.extend(std::iter::from_fn(|| self.next_ready()));
+            if self.catch_up.is_none() {
+                return Ok(items);
+            }
+            self.read_gap().await?;
+        }
     }
 
     /// The next item, or `None` when the hub has gone away. A storage error ends the feed: the

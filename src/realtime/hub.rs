@@ -6,7 +6,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, OnceLock},
+    sync::{
+        atomic::{AtomicI64, Ordering},
+        Arc, Mutex, OnceLock,
+    },
 };
 
 use tokio::sync::{broadcast, mpsc};
@@ -51,6 +54,10 @@ pub struct RoomChannel {
     /// channel) and while a socket joins or leaves the set, so each event reaches a socket
     /// exactly once, either from the publisher or through the socket's channel receiver.
     direct: Mutex<Vec<Arc<Sink>>>,
+    /// The highest message id published here, written under the publish lock: what a socket
+    /// that leaves the directly written set must have caught up to (ids are published out of
+    /// order at times, so the end of a gapless run in `recent` is not that point).
+    newest: AtomicI64,
 }
 
 /// The most sockets of one room the publisher writes itself. Its writes run one after another
@@ -70,7 +77,12 @@ pub(super) enum NotDirect {
 
 impl RoomChannel {
     fn new(capacity: usize) -> Self {
-        Self { sender: broadcast::channel(capacity).0, recent: Mutex::default(), direct: Mutex::default() }
+        Self {
+            sender: broadcast::channel(capacity).0,
+            recent: Mutex::default(),
+            direct: Mutex::default(),
+            newest: AtomicI64::new(0),
+        }
     }
 
     /// Adds `sink` to the sockets the publisher writes, if the set has room and `settle` (run
@@ -94,15 +106,15 @@ impl RoomChannel {
     }
 
     /// Takes `sink` out of the directly written set (if it is there) and runs `then` under the
-    /// same lock: the feed's fresh receiver gets exactly the events after this point. Whether it
-    /// was there.
-    pub(super) fn remove_direct(&self, sink: &Arc<Sink>, then: impl FnOnce()) -> bool {
+    /// same lock, with the highest message id published so far: the feed's fresh receiver gets
+    /// exactly the events after this point. Whether it was there.
+    pub(super) fn remove_direct(&self, sink: &Arc<Sink>, then: impl FnOnce(i64)) -> bool {
         let mut direct = self.direct.lock().unwrap();
         let at = direct.iter().position(|held| Arc::ptr_eq(held, sink));
         if let Some(at) = at {
             direct.swap_remove(at);
         }
-        then();
+        then(self.newest.load(Ordering::Relaxed));
         at.is_some()
     }
 
@@ -112,10 +124,12 @@ impl RoomChannel {
         if let RoomEvent::Message { frame, audience } = &event {
             if let Some(id) = frame.id {
                 self.recent.lock().unwrap().push(id, (frame.clone(), *audience));
+                self.newest.fetch_max(id, Ordering::Relaxed);
             }
         }
+        let newest = self.newest.load(Ordering::Relaxed);
         for sink in direct.iter() {
-            sink.offer(&event, metrics);
+            sink.offer(&event, newest, metrics);
         }
         self.sender.send(event).is_ok()
     }
