@@ -98,9 +98,12 @@ impl RoomFeed {
             // Nothing was missed: start live, without a read that would find nothing (a
             // long-poll that is keeping up asks this every time).
             Some(after) if after == head => {}
+            // Up to the head, not just to the end of the gapless run in `recent`: a message
+            // published before the subscription (so not on `live`) may sit behind a hole
+            // there (ids are published out of order at times).
             Some(after) => {
                 feed.last = after;
-                feed.catch_up = Some(CatchUp { until: None, waiting: None });
+                feed.catch_up = Some(CatchUp { until: Some(head + 1), waiting: None });
             }
             None => {}
         }

@@ -15,6 +15,7 @@ crate::on_both_backends!(
     a_reconnect_with_last_event_id_receives_exactly_the_missed_messages,
     after_query_resumes_like_last_event_id_and_the_header_wins,
     events_published_out_of_order_arrive_in_order,
+    a_resume_behind_a_hole_in_recent_messages_reads_up_to_the_head,
     a_stream_without_resume_point_starts_live,
     a_resume_point_from_the_future_gets_resync,
     a_resume_in_a_deleted_room_gets_a_resync_saying_so_and_the_stream_ends,
@@ -181,6 +182,26 @@ async fn events_published_out_of_order_arrive_in_order(backend: Backend) {
     assert_eq!(texts(&events.next_messages(2).await), ["first", "second"]);
     let next = alice.say_ok(&room_id, "third").await;
     assert_eq!(events.next_messages(1).await, vec![next], "no duplicate of the late publish");
+}
+
+/// The room's recent messages have a hole (the middle message is committed, not yet
+/// published) below a message published before the stream opened: a resume reads up to the
+/// room's head from storage, not just the gapless run before the hole.
+async fn a_resume_behind_a_hole_in_recent_messages_reads_up_to_the_head(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = app.room_with_owner(json!({ "title": "hole" })).await;
+    let room_id = id_of(&room);
+    // Someone holds the room's channel open, so what is published is kept in memory.
+    let _watcher = alice.room_events(&room_id, None).await;
+    let texts_3: Vec<String> = ["one", "two", "three"].map(String::from).to_vec();
+    let stored = store_unpublished(&app, &room, &texts_3).await;
+    app.state.hub.publish_message(&stored[0]);
+    app.state.hub.publish_message(&stored[2]);
+    let mut resumed = alice.room_events(&room_id, Some(stored[0].id - 1)).await;
+    assert_eq!(texts(&resumed.next_messages(3).await), texts_3);
+    app.state.hub.publish_message(&stored[1]);
+    let next = alice.say_ok(&room_id, "four").await;
+    assert_eq!(resumed.next_messages(1).await, vec![next], "no duplicate of the late publish");
 }
 
 async fn a_stream_without_resume_point_starts_live(backend: Backend) {
