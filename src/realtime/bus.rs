@@ -225,4 +225,17 @@ mod tests {
         let payload = serde_json::to_string(&envelope).unwrap();
         assert!(payload.starts_with(&format!("{{\"from\":\"{instance}\"")), "{payload}");
     }
+
+    #[test]
+    fn a_typing_notice_survives_the_trip() {
+        let user = User::new(UserId::random(), Some("Ann"));
+        let to = Some(UserId::random());
+        let envelope = Envelope {
+            from: Uuid::new_v4(),
+            notice: Notice::Typing { room: RoomId::random(), user: user.clone(), to },
+        };
+        let payload = serde_json::to_string(&envelope).unwrap();
+        let back: Envelope = serde_json::from_str(&payload).unwrap_or_else(|err| panic!("{err}: {payload}"));
+        assert!(matches!(back.notice, Notice::Typing { user: got, to: got_to, .. } if got == user && got_to == to));
+    }
 }

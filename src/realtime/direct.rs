@@ -33,14 +33,16 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{feed::EVERYTHING_STORED, hub::NotDirect, FeedItem, RoomEvent, RoomFeed};
+use super::{
+    feed::EVERYTHING_STORED,
+    hub::{reaches, NotDirect},
+    FeedItem, RoomEvent, RoomFeed,
+};
 use crate::{
     domain::UserId,
     metrics::{Metrics, Transport},
+    server::handoff::BURST_BYTES,
 };
-
-/// The most bytes one write takes when several events are waiting (as in `server::handoff`).
-const BURST_BYTES: usize = 64 * 1024;
 
 /// How long a socket of a room whose directly written set is full stays with its task before
 /// it asks again.
@@ -107,14 +109,14 @@ impl Sink {
                     return;
                 }
                 state.last = id;
-                if audience.is_none_or(|ends| ends.contains(&self.viewer)) {
+                if reaches(*audience, self.viewer) {
                     metrics.delivered(Transport::Sse, frame.sse.len());
                     self.write_now(&mut state, &frame.sse);
                 }
             }
             // Outside the sequence: written if it is for this viewer, with no effect on `last`.
             RoomEvent::Typing { frame, from, audience } => {
-                if state.is_direct && *from != self.viewer && audience.is_none_or(|ends| ends.contains(&self.viewer)) {
+                if state.is_direct && *from != self.viewer && reaches(*audience, self.viewer) {
                     metrics.delivered(Transport::Sse, frame.sse.len());
                     self.write_now(&mut state, &frame.sse);
                 }

@@ -14,7 +14,10 @@ use std::{collections::VecDeque, sync::Arc};
 
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::{hub::RoomChannel, Frame, Hub, RoomEvent, Subscription};
+use super::{
+    hub::{reaches, RoomChannel},
+    Frame, Hub, RoomEvent, Subscription,
+};
 use crate::{
     domain::{RoomId, UserId},
     metrics::Metrics,
@@ -201,7 +204,7 @@ impl RoomFeed {
                     self.accept(frame, audience);
                 }
                 Ok(RoomEvent::Typing { frame, from, audience }) => {
-                    if from != self.viewer && audience.is_none_or(|ends| ends.contains(&self.viewer)) {
+                    if from != self.viewer && reaches(audience, self.viewer) {
                         return Ok(Some(FeedItem::Typing(frame)));
                     }
                 }
@@ -224,7 +227,7 @@ impl RoomFeed {
     /// Takes the live message `frame` (id `last + 1`) into account, queueing it if visible.
     fn accept(&mut self, frame: Arc<Frame>, audience: Option<[UserId; 2]>) {
         self.last = frame.id.unwrap_or(self.last);
-        if audience.is_none_or(|ends| ends.contains(&self.viewer)) {
+        if reaches(audience, self.viewer) {
             self.ready.push_back(FeedItem::Message(frame));
         }
     }

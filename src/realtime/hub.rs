@@ -33,6 +33,11 @@ pub enum RoomEvent {
     CatchUp,
 }
 
+/// Whether an event for `audience` (a whisper's two ends, or `None`: everyone) reaches `viewer`.
+pub(super) fn reaches(audience: Option<[UserId; 2]>, viewer: UserId) -> bool {
+    audience.is_none_or(|ends| ends.contains(&viewer))
+}
+
 #[derive(Clone)]
 pub struct Hub {
     inner: Arc<HubInner>,

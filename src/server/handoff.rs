@@ -46,7 +46,7 @@ use super::write_stall::StallGuard;
 /// The most bytes one write takes when events are waiting: a subscriber that fell behind (a
 /// storm of joins in a big room, a slow core) catches up in a few writes instead of one per
 /// event, and the copy stays small next to the socket's own buffer.
-const BURST_BYTES: usize = 64 * 1024;
+pub const BURST_BYTES: usize = 64 * 1024;
 
 /// What a handed-off response still has to send.
 pub type EventBytes = Pin<Box<dyn Stream<Item = Bytes> + Send>>;

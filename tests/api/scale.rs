@@ -39,6 +39,25 @@ async fn a_chat_posted_on_one_instance_reaches_streams_on_another() {
     assert_eq!(created["id"], other["id"]);
 }
 
+/// "Is typing" is not stored, so only the relay between instances can carry it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_on_one_instance_reaches_streams_on_another() {
+    let a = spawn_app(Backend::Postgres).await;
+    let b = spawn_second_instance(&a).await;
+    let (alice, room) = a.room_with_owner(json!({ "title": "typing across" })).await;
+    let room = id_of(&room);
+    let bob = b.client();
+    let mut bob_sse = bob.room_events(&room, None).await;
+    // Live across instances once a chat from A arrives on B.
+    let hi = alice.say_ok(&room, "hi").await;
+    assert_eq!(bob_sse.next_messages(1).await, vec![hi]);
+    let announced = alice.post_json(&format!("/api/rooms/{room}/typing"), json!({})).await;
+    let status = announced.status();
+    assert_eq!(status, reqwest::StatusCode::NO_CONTENT, "{}", announced.text().await.unwrap());
+    let typing: Value = serde_json::from_str(&bob_sse.next_named("typing").await.data).unwrap();
+    assert_eq!(typing["user"]["id"], alice.me().await["id"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_works_against_another_instance() {
     let a = spawn_app(Backend::Postgres).await;
